@@ -1,0 +1,176 @@
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+ORDER_NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_order_number() -> str:
+    return "".join(secrets.choice(ORDER_NUMBER_ALPHABET) for _ in range(10))
+
+
+class OrderStatus(models.TextChoices):
+    PENDING_PAYMENT = "pending_payment", _("Awaiting payment authorization")
+    CONFIRMED = "confirmed", _("Confirmed, to ship")
+    PAYMENT_FAILED = "payment_failed", _("Payment declined")
+    SHIPPED = "shipped", _("Shipped")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+# The one place that says which status may follow which.
+ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    OrderStatus.PENDING_PAYMENT: frozenset(
+        {OrderStatus.CONFIRMED, OrderStatus.PAYMENT_FAILED, OrderStatus.CANCELLED}
+    ),
+    OrderStatus.CONFIRMED: frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED}),
+    OrderStatus.PAYMENT_FAILED: frozenset(),
+    OrderStatus.SHIPPED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+}
+
+
+class Country(models.TextChoices):
+    FR = "FR", _("France")
+    BE = "BE", _("Belgium")
+    LU = "LU", _("Luxembourg")
+    CH = "CH", _("Switzerland")
+    DE = "DE", _("Germany")
+    ES = "ES", _("Spain")
+    IT = "IT", _("Italy")
+    NL = "NL", _("Netherlands")
+    GB = "GB", _("United Kingdom")
+
+
+class Order(models.Model):
+    number = models.CharField(
+        _("number"), max_length=16, unique=True, default=new_order_number, editable=False
+    )
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # One per checkout attempt: a second submit of the same form finds this order.
+    checkout_token = models.UUIDField(unique=True, editable=False)
+    status = models.CharField(
+        _("status"),
+        max_length=32,
+        choices=OrderStatus.choices,
+        default=OrderStatus.PENDING_PAYMENT,
+        db_index=True,
+    )
+    email = models.EmailField(_("email"))
+    full_name = models.CharField(_("full name"), max_length=200)
+    address_line1 = models.CharField(_("address"), max_length=200)
+    address_line2 = models.CharField(_("address (continued)"), max_length=200, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=20)
+    city = models.CharField(_("city"), max_length=100)
+    country = models.CharField(_("country"), max_length=2, choices=Country.choices)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    shipping_method = models.CharField(_("shipping method"), max_length=32)
+    shipping_method_name = models.CharField(_("shipping method name"), max_length=100)
+    shipping_amount = models.PositiveIntegerField(_("shipping (cents)"))
+    subtotal_amount = models.PositiveIntegerField(_("subtotal (cents)"))
+    total_amount = models.PositiveIntegerField(_("total (cents)"))
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    language = models.CharField(_("language"), max_length=8, default="fr")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    shipped_at = models.DateTimeField(_("shipped"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    total_amount=models.F("subtotal_amount") + models.F("shipping_amount")
+                ),
+                name="order_total_is_subtotal_plus_shipping",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in ORDER_TRANSITIONS[self.status]
+
+    @property
+    def is_shippable(self) -> bool:
+        return self.can_transition_to(OrderStatus.SHIPPED)
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order")
+    )
+    variant = models.ForeignKey(
+        "shop.ProductVariant",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("variant"),
+    )
+    product_name = models.CharField(_("product"), max_length=200)
+    size = models.CharField(_("size"), max_length=20)
+    sku = models.CharField(_("SKU"), max_length=64)
+    unit_price_amount = models.PositiveIntegerField(_("unit price (cents)"))
+    quantity = models.PositiveIntegerField(_("quantity"))
+    total_amount = models.PositiveIntegerField(_("total (cents)"))
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quantity__gt=0), name="order_line_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    total_amount=models.F("unit_price_amount") * models.F("quantity")
+                ),
+                name="order_line_total_is_price_times_quantity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product_name} ({self.size})"
+
+
+class Carrier(models.TextChoices):
+    COLISSIMO = "colissimo", "Colissimo"
+    CHRONOPOST = "chronopost", "Chronopost"
+    DHL = "dhl", "DHL Express"
+    UPS = "ups", "UPS"
+    OTHER = "other", _("Other")
+
+
+class Shipment(models.Model):
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="shipments", verbose_name=_("order")
+    )
+    carrier = models.CharField(_("carrier"), max_length=32, choices=Carrier.choices)
+    tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True)
+    amount = models.PositiveIntegerField(
+        _("value (cents)"), help_text=_("What this parcel is worth: the amount captured for it.")
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    created_at = models.DateTimeField(_("shipped at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("shipped by"),
+    )
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("shipment")
+        verbose_name_plural = _("shipments")
+
+    def __str__(self) -> str:
+        return f"{self.order.number} / {self.get_carrier_display()} {self.tracking_number}".strip()

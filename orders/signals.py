@@ -1,0 +1,8 @@
+"""Signals the orders side sends; other apps listen without orders knowing them."""
+
+from django.dispatch import Signal
+
+# Sent inside the shipment's transaction, with ``order`` and ``shipment``.
+# A receiver that raises rolls the shipment back: nothing ships without what
+# the receivers record (the payments app records the capture request).
+order_shipped = Signal()

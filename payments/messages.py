@@ -1,0 +1,22 @@
+"""What the shopper is told when a payment does not go through."""
+
+from django.utils.translation import gettext as _
+
+
+def payment_failure_message(code: str) -> str:
+    if code == "insufficient_funds":
+        return _(
+            "Your bank declined the card for insufficient funds. Nothing was charged: "
+            "try another card."
+        )
+    if code == "card_declined":
+        return _(
+            "Your bank declined the card. Nothing was charged: try another card or "
+            "contact your bank."
+        )
+    if code == "provider_unavailable":
+        return _(
+            "The payment service is not answering. Nothing was charged: please try again "
+            "in a few minutes."
+        )
+    return _("The payment could not be authorized. Nothing was charged: please try again.")

@@ -1,0 +1,254 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class PaymentMethod(models.TextChoices):
+    CARD = "card", _("Card")
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", _("Authorizing")
+    AUTHORIZED = "authorized", _("Authorized (held, not debited)")
+    PARTIALLY_CAPTURED = "partially_captured", _("Partially debited")
+    CAPTURED = "captured", _("Debited")
+    VOIDED = "voided", _("Hold released")
+    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+    REFUNDED = "refunded", _("Refunded")
+    FAILED = "failed", _("Declined")
+    EXPIRED = "expired", _("Authorization expired")
+
+
+# The one place that says which status may follow which; services check it.
+PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    PaymentStatus.PENDING: frozenset({PaymentStatus.AUTHORIZED, PaymentStatus.FAILED}),
+    PaymentStatus.AUTHORIZED: frozenset(
+        {
+            PaymentStatus.PARTIALLY_CAPTURED,
+            PaymentStatus.CAPTURED,
+            PaymentStatus.VOIDED,
+            PaymentStatus.EXPIRED,
+        }
+    ),
+    PaymentStatus.PARTIALLY_CAPTURED: frozenset(
+        {
+            PaymentStatus.PARTIALLY_CAPTURED,
+            PaymentStatus.CAPTURED,
+            PaymentStatus.PARTIALLY_REFUNDED,
+            PaymentStatus.REFUNDED,
+        }
+    ),
+    PaymentStatus.CAPTURED: frozenset({PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED}),
+    PaymentStatus.PARTIALLY_REFUNDED: frozenset(
+        {PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED}
+    ),
+    PaymentStatus.VOIDED: frozenset(),
+    PaymentStatus.REFUNDED: frozenset(),
+    PaymentStatus.FAILED: frozenset(),
+    PaymentStatus.EXPIRED: frozenset(),
+}
+CAPTURABLE_STATUSES = frozenset({PaymentStatus.AUTHORIZED, PaymentStatus.PARTIALLY_CAPTURED})
+
+
+class Payment(models.Model):
+    """One payment attempt for an order: the authorization and what followed it.
+
+    Card data is limited to what may be kept: brand, last four digits and
+    expiry. The amounts are those confirmed by the provider; the ledger holds
+    every call that led to them.
+    """
+
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="payments", verbose_name=_("order")
+    )
+    provider = models.CharField(_("provider"), max_length=32)
+    method = models.CharField(
+        _("method"), max_length=32, choices=PaymentMethod.choices, default=PaymentMethod.CARD
+    )
+    provider_reference = models.CharField(_("provider reference"), max_length=255, blank=True)
+    payment_token = models.CharField(
+        _("payment token"),
+        max_length=255,
+        blank=True,
+        help_text=_("The provider's single-use token for the card; never the card itself."),
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=32,
+        choices=PaymentStatus.choices,
+        default=PaymentStatus.PENDING,
+        db_index=True,
+    )
+    currency = models.CharField(_("currency"), max_length=3)
+    amount = models.PositiveIntegerField(_("amount asked (cents)"))
+    authorized_amount = models.PositiveIntegerField(_("authorized (cents)"), default=0)
+    captured_amount = models.PositiveIntegerField(_("captured (cents)"), default=0)
+    refunded_amount = models.PositiveIntegerField(_("refunded (cents)"), default=0)
+    card_brand = models.CharField(_("card brand"), max_length=20, blank=True)
+    card_last4 = models.CharField(_("last four digits"), max_length=4, blank=True)
+    card_exp_month = models.PositiveSmallIntegerField(_("expiry month"), null=True, blank=True)
+    card_exp_year = models.PositiveSmallIntegerField(_("expiry year"), null=True, blank=True)
+    authorized_at = models.DateTimeField(_("authorized"), null=True, blank=True)
+    authorization_expires_at = models.DateTimeField(
+        _("capture before"), null=True, blank=True, db_index=True
+    )
+    failure_code = models.CharField(_("failure code"), max_length=64, blank=True)
+    failure_message = models.TextField(_("failure message"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(captured_amount__lte=models.F("authorized_amount")),
+                name="payment_captured_within_authorized",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(refunded_amount__lte=models.F("captured_amount")),
+                name="payment_refunded_within_captured",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(authorized_amount__lte=models.F("amount")),
+                name="payment_authorized_within_asked",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order} – {self.get_status_display()}"
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in PAYMENT_TRANSITIONS[self.status]
+
+    @property
+    def capturable_amount(self) -> int:
+        if self.status not in CAPTURABLE_STATUSES:
+            return 0
+        return self.authorized_amount - self.captured_amount
+
+    @property
+    def card_display(self) -> str:
+        if not self.card_last4:
+            return ""
+        return f"{self.card_brand} •••• {self.card_last4}"
+
+
+class LedgerOperation(models.TextChoices):
+    AUTHORIZE = "authorize", _("Authorization")
+    CAPTURE = "capture", _("Capture")
+    VOID = "void", _("Void")
+    REFUND = "refund", _("Refund")
+
+
+class LedgerEvent(models.TextChoices):
+    REQUESTED = "requested", _("Requested")
+    ATTEMPTED = "attempted", _("Sent to provider")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class AppendOnlyError(Exception):
+    """A ledger entry was about to be changed or deleted; entries are only ever added."""
+
+
+class LedgerEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Ledger entries cannot be updated.")
+
+    def delete(self):
+        raise AppendOnlyError("Ledger entries cannot be deleted.")
+
+
+class PaymentLedgerEntry(models.Model):
+    """An append-only record of a money operation: asked for, sent, and its outcome.
+
+    ``idempotency_key`` names the business operation (``capture-shipment-12``);
+    the same key is sent to the provider, and the database allows at most one
+    success and one request per key.
+    """
+
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="ledger", verbose_name=_("payment")
+    )
+    order = models.ForeignKey(
+        "orders.Order",
+        on_delete=models.PROTECT,
+        related_name="payment_ledger",
+        verbose_name=_("order"),
+    )
+    operation = models.CharField(_("operation"), max_length=16, choices=LedgerOperation.choices)
+    event = models.CharField(_("event"), max_length=16, choices=LedgerEvent.choices)
+    amount = models.PositiveIntegerField(_("amount (cents)"))
+    currency = models.CharField(_("currency"), max_length=3)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=128, db_index=True)
+    provider_reference = models.CharField(_("provider reference"), max_length=255, blank=True)
+    error_code = models.CharField(_("error code"), max_length=64, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    objects = LedgerEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("payment ledger")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=models.Q(event="succeeded"),
+                name="ledger_one_success_per_key",
+            ),
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=models.Q(event="requested"),
+                name="ledger_one_request_per_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_operation_display()} {self.get_event_display()} {self.idempotency_key}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("Ledger entries cannot be changed once written.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Ledger entries cannot be deleted.")
+
+
+class CustomerEmail(models.Model):
+    """One e-mail to a customer about one payment event, sent at most once.
+
+    ``key`` names the event (``captured-<ledger entry id>``); ``sent_at`` is set
+    under a row lock right after the message leaves, so a task that runs twice
+    finds it sent and stops.
+    """
+
+    class Kind(models.TextChoices):
+        CAPTURED = "captured", _("Amount debited")
+
+    key = models.CharField(_("key"), max_length=128, unique=True)
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="+", verbose_name=_("order")
+    )
+    ledger_entry = models.ForeignKey(
+        PaymentLedgerEntry,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("ledger entry"),
+    )
+    to = models.EmailField(_("to"))
+    created_at = models.DateTimeField(_("queued"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("customer e-mail")
+        verbose_name_plural = _("customer e-mails")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.to}"

@@ -1,0 +1,134 @@
+"""The provider boundary: dataclasses in, dataclasses out, no ORM.
+
+Services own state, locks and the ledger; a provider only talks to the
+payment service. Failures are raised as ``payments.exceptions`` errors:
+``PaymentDeclined`` (the shopper's bank said no), ``ProviderUnavailable``
+(try again later) and ``ProviderRejected`` (never going to work).
+"""
+
+import abc
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class CardDetails:
+    """What the shop may keep of a card."""
+
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CardSessionRequest:
+    """Open the provider's hosted card form; it sends the shopper back to ``return_url``."""
+
+    amount: int
+    currency: str
+    return_url: str
+    cancel_url: str
+    language: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CardSessionResult:
+    session_id: str
+    redirect_url: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompletedCardSession:
+    """A hosted card form the shopper filled in: a single-use token and the card's outline."""
+
+    session_id: str
+    payment_token: str
+    card: CardDetails
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthorizeRequest:
+    amount: int
+    currency: str
+    payment_token: str
+    order_reference: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthorizeResult:
+    provider_reference: str
+    authorized_amount: int
+    card: CardDetails | None
+    expires_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaptureRequest:
+    provider_reference: str
+    amount: int
+    currency: str
+    idempotency_key: str
+    final: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaptureResult:
+    provider_reference: str
+    captured_amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoidRequest:
+    provider_reference: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoidResult:
+    provider_reference: str
+    released_amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundRequest:
+    provider_reference: str
+    amount: int
+    currency: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundResult:
+    provider_reference: str
+    refunded_amount: int
+
+
+class PaymentProvider(abc.ABC):
+    name: str
+    is_test_mode: bool = False
+
+    @abc.abstractmethod
+    def create_card_session(self, request: CardSessionRequest) -> CardSessionResult:
+        """Start the hosted card form the shopper is redirected to."""
+
+    @abc.abstractmethod
+    def retrieve_card_session(self, session_id: str) -> CompletedCardSession | None:
+        """The completed card form, read from the provider, or ``None`` if not completed."""
+
+    @abc.abstractmethod
+    def authorize(self, request: AuthorizeRequest) -> AuthorizeResult:
+        """Hold ``amount`` on the card; raises ``PaymentDeclined`` when refused."""
+
+    @abc.abstractmethod
+    def capture(self, request: CaptureRequest) -> CaptureResult:
+        """Take ``amount`` of an authorization; ``final`` releases what is left."""
+
+    @abc.abstractmethod
+    def void(self, request: VoidRequest) -> VoidResult:
+        """Release an authorization that was not (fully) captured."""
+
+    @abc.abstractmethod
+    def refund(self, request: RefundRequest) -> RefundResult:
+        """Give back up to what was captured and not yet refunded."""

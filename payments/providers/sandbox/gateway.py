@@ -1,0 +1,292 @@
+"""The sandbox payment service itself: the "remote" side, in process and offline.
+
+It enforces what a real service enforces: single-use tokens, no capture
+above what is authorized or after a void or expiry, no refund above what was
+captured, and idempotency keys (same key and parameters: the first answer
+again; same key with other parameters: an error). The shop never calls this
+module directly: ``provider.SandboxProvider`` does, as a client would call an
+HTTP API.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from payments.providers.sandbox.models import (
+    SandboxCapture,
+    SandboxCardSession,
+    SandboxCardToken,
+    SandboxCharge,
+    SandboxIdempotencyRecord,
+)
+from payments.providers.sandbox.testcards import TEST_CARDS, Behaviour
+
+AUTHORIZATION_VALIDITY = timedelta(days=7)
+
+
+class SandboxError(Exception):
+    """An error answer of the sandbox service (what would be an HTTP 4xx)."""
+
+    def __init__(self, kind: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # "declined", "invalid" or "conflict"
+        self.code = code
+
+    def as_response(self) -> dict[str, Any]:
+        return {"error": {"kind": self.kind, "code": self.code, "message": str(self)}}
+
+
+def _fingerprint(params: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+
+
+def _idempotent(
+    key: str, operation: str, params: dict[str, Any], perform: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """Run ``perform`` once per key and replay its answer (or error) afterwards."""
+    fingerprint = _fingerprint({"operation": operation, **params})
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                record = (
+                    SandboxIdempotencyRecord.objects.select_for_update().filter(key=key).first()
+                )
+                if record is None:
+                    try:
+                        response = perform()
+                    except SandboxError as error:
+                        response = error.as_response()
+                    SandboxIdempotencyRecord.objects.create(
+                        key=key, operation=operation, fingerprint=fingerprint, response=response
+                    )
+                elif record.fingerprint != fingerprint:
+                    raise SandboxError(
+                        "conflict",
+                        "idempotency_key_reused",
+                        f"Key {key!r} was already used with other parameters.",
+                    )
+                else:
+                    response = record.response
+        except IntegrityError:
+            continue  # a concurrent request with the same key won: replay its answer
+        if "error" in response:
+            error = response["error"]
+            raise SandboxError(error["kind"], error["code"], error["message"])
+        return response
+    raise SandboxError("invalid", "idempotency_race", f"Key {key!r} is being processed.")
+
+
+# Hosted card form ---------------------------------------------------------
+
+
+def session_create(
+    *, amount: int, currency: str, return_url: str, cancel_url: str, language: str
+) -> dict[str, Any]:
+    session = SandboxCardSession.objects.create(
+        amount=amount,
+        currency=currency,
+        return_url=return_url,
+        cancel_url=cancel_url,
+        language=language,
+    )
+    return {"id": session.id}
+
+
+def session_get(session_id: str) -> SandboxCardSession | None:
+    """The session, for the sandbox's own hosted page."""
+    return SandboxCardSession.objects.select_related("token").filter(pk=session_id).first()
+
+
+def session_retrieve(session_id: str) -> dict[str, Any] | None:
+    """The session as the API answers it to the shop."""
+    session = session_get(session_id)
+    if session is None:
+        return None
+    token = session.token
+    return {
+        "id": session.id,
+        "status": session.status,
+        "token": None
+        if token is None
+        else {
+            "id": token.id,
+            "card": {
+                "brand": token.brand,
+                "last4": token.last4,
+                "exp_month": token.exp_month,
+                "exp_year": token.exp_year,
+            },
+        },
+    }
+
+
+@sensitive_variables("number")
+def session_complete(
+    *, session_id: str, number: str, brand: str, exp_month: int, exp_year: int
+) -> SandboxCardSession:
+    """Attach a token for a validated card to an open session.
+
+    The number is used only to find its test behaviour and last four digits;
+    it is not stored. The security code never reaches this function: the
+    form checks it and drops it.
+    """
+    test_card = TEST_CARDS.get(number)
+    if test_card is None:
+        raise SandboxError("invalid", "not_a_test_card", "Only test cards work in test mode.")
+    with transaction.atomic():
+        session = SandboxCardSession.objects.select_for_update().get(pk=session_id)
+        if session.status != SandboxCardSession.Status.OPEN:
+            raise SandboxError("invalid", "session_closed", "This session was already used.")
+        session.token = SandboxCardToken.objects.create(
+            brand=brand,
+            last4=number[-4:],
+            exp_month=exp_month,
+            exp_year=exp_year,
+            behaviour=test_card.behaviour,
+        )
+        session.status = SandboxCardSession.Status.COMPLETED
+        session.save(update_fields=["token", "status"])
+    return session
+
+
+# Money ----------------------------------------------------------------------
+
+DECLINES = {
+    Behaviour.DECLINE: ("card_declined", "The card was declined."),
+    Behaviour.INSUFFICIENT_FUNDS: ("insufficient_funds", "The card has insufficient funds."),
+}
+
+
+def _charge_response(charge: SandboxCharge) -> dict[str, Any]:
+    token = charge.token
+    return {
+        "id": charge.id,
+        "status": charge.status,
+        "authorized_amount": charge.authorized_amount,
+        "captured_amount": charge.captured_amount,
+        "refunded_amount": charge.refunded_amount,
+        "currency": charge.currency,
+        "expires_at": charge.expires_at.isoformat(),
+        "card": {
+            "brand": token.brand,
+            "last4": token.last4,
+            "exp_month": token.exp_month,
+            "exp_year": token.exp_year,
+        },
+    }
+
+
+def authorize(
+    *, token: str, amount: int, currency: str, order_reference: str, idempotency_key: str
+) -> dict[str, Any]:
+    def perform() -> dict[str, Any]:
+        card = SandboxCardToken.objects.select_for_update().filter(pk=token).first()
+        if card is None:
+            raise SandboxError("invalid", "token_not_found", "No such card token.")
+        if card.used_at is not None:
+            raise SandboxError("invalid", "token_already_used", "This card token was used.")
+        if amount <= 0:
+            raise SandboxError("invalid", "amount_invalid", "The amount must be positive.")
+        now = timezone.now()
+        card.used_at = now
+        card.save(update_fields=["used_at"])
+        decline = DECLINES.get(card.behaviour)
+        charge = SandboxCharge.objects.create(
+            token=card,
+            order_reference=order_reference,
+            currency=currency,
+            authorized_amount=0 if decline else amount,
+            status=SandboxCharge.Status.DECLINED if decline else SandboxCharge.Status.AUTHORIZED,
+            decline_code=decline[0] if decline else "",
+            expires_at=now + AUTHORIZATION_VALIDITY,
+        )
+        if decline:
+            raise SandboxError("declined", *decline)
+        return _charge_response(charge)
+
+    params = {"token": token, "amount": amount, "currency": currency}
+    return _idempotent(idempotency_key, "authorize", params, perform)
+
+
+def _lock_charge(charge_id: str) -> SandboxCharge:
+    charge = SandboxCharge.objects.select_for_update().filter(pk=charge_id).first()
+    if charge is None:
+        raise SandboxError("invalid", "charge_not_found", "No such charge.")
+    return charge
+
+
+def capture(
+    *, charge_id: str, amount: int, currency: str, final: bool, idempotency_key: str
+) -> dict[str, Any]:
+    def perform() -> dict[str, Any]:
+        charge = _lock_charge(charge_id)
+        if charge.status != SandboxCharge.Status.AUTHORIZED:
+            raise SandboxError(
+                "invalid", "charge_not_capturable", f"The charge is {charge.status}."
+            )
+        if timezone.now() >= charge.expires_at:
+            raise SandboxError("invalid", "authorization_expired", "The authorization expired.")
+        if currency != charge.currency:
+            raise SandboxError("invalid", "currency_mismatch", "Currency differs.")
+        if amount <= 0 or charge.captured_amount + amount > charge.authorized_amount:
+            raise SandboxError(
+                "invalid", "amount_too_large", "The amount exceeds what is left to capture."
+            )
+        SandboxCapture.objects.create(
+            charge=charge,
+            kind=SandboxCapture.Kind.CAPTURE,
+            amount=amount,
+            idempotency_key=idempotency_key,
+        )
+        charge.captured_amount += amount
+        if final or charge.captured_amount == charge.authorized_amount:
+            charge.status = SandboxCharge.Status.CAPTURED
+        charge.save(update_fields=["captured_amount", "status"])
+        return _charge_response(charge) | {"captured_now": amount}
+
+    params = {"charge": charge_id, "amount": amount, "currency": currency, "final": final}
+    return _idempotent(idempotency_key, "capture", params, perform)
+
+
+def void(*, charge_id: str, idempotency_key: str) -> dict[str, Any]:
+    def perform() -> dict[str, Any]:
+        charge = _lock_charge(charge_id)
+        if charge.status != SandboxCharge.Status.AUTHORIZED:
+            raise SandboxError("invalid", "charge_not_voidable", f"The charge is {charge.status}.")
+        released = charge.authorized_amount - charge.captured_amount
+        charge.status = (
+            SandboxCharge.Status.CAPTURED if charge.captured_amount else SandboxCharge.Status.VOIDED
+        )
+        charge.save(update_fields=["status"])
+        return _charge_response(charge) | {"released_now": released}
+
+    return _idempotent(idempotency_key, "void", {"charge": charge_id}, perform)
+
+
+def refund(*, charge_id: str, amount: int, currency: str, idempotency_key: str) -> dict[str, Any]:
+    def perform() -> dict[str, Any]:
+        charge = _lock_charge(charge_id)
+        if currency != charge.currency:
+            raise SandboxError("invalid", "currency_mismatch", "Currency differs.")
+        if amount <= 0 or charge.refunded_amount + amount > charge.captured_amount:
+            raise SandboxError(
+                "invalid", "amount_too_large", "The amount exceeds what was captured."
+            )
+        SandboxCapture.objects.create(
+            charge=charge,
+            kind=SandboxCapture.Kind.REFUND,
+            amount=amount,
+            idempotency_key=idempotency_key,
+        )
+        charge.refunded_amount += amount
+        charge.save(update_fields=["refunded_amount"])
+        return _charge_response(charge) | {"refunded_now": amount}
+
+    params = {"charge": charge_id, "amount": amount, "currency": currency}
+    return _idempotent(idempotency_key, "refund", params, perform)

@@ -1,0 +1,133 @@
+"""The shop's client for the sandbox service: the same interface a real provider has.
+
+No ORM here: it calls ``gateway`` as it would call a remote API and turns
+answers into the provider dataclasses and errors into ``payments.exceptions``.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from django.urls import reverse
+
+from payments.exceptions import (
+    IdempotencyConflict,
+    PaymentDeclined,
+    PaymentError,
+    ProviderRejected,
+)
+from payments.providers.base import (
+    AuthorizeRequest,
+    AuthorizeResult,
+    CaptureRequest,
+    CaptureResult,
+    CardDetails,
+    CardSessionRequest,
+    CardSessionResult,
+    CompletedCardSession,
+    PaymentProvider,
+    RefundRequest,
+    RefundResult,
+    VoidRequest,
+    VoidResult,
+)
+from payments.providers.sandbox import gateway
+from payments.providers.sandbox.gateway import SandboxError
+
+
+def _raise(error: SandboxError) -> PaymentError:
+    if error.kind == "declined":
+        return PaymentDeclined(str(error), code=error.code)
+    if error.kind == "conflict":
+        return IdempotencyConflict(str(error), code=error.code)
+    return ProviderRejected(str(error), code=error.code)
+
+
+def _card(data: dict[str, Any]) -> CardDetails:
+    return CardDetails(
+        brand=data["brand"],
+        last4=data["last4"],
+        exp_month=data["exp_month"],
+        exp_year=data["exp_year"],
+    )
+
+
+class SandboxProvider(PaymentProvider):
+    name = "sandbox"
+    is_test_mode = True
+
+    def create_card_session(self, request: CardSessionRequest) -> CardSessionResult:
+        answer = gateway.session_create(
+            amount=request.amount,
+            currency=request.currency,
+            return_url=request.return_url,
+            cancel_url=request.cancel_url,
+            language=request.language,
+        )
+        return CardSessionResult(
+            session_id=answer["id"],
+            redirect_url=reverse("sandbox:card_form", kwargs={"session_id": answer["id"]}),
+        )
+
+    def retrieve_card_session(self, session_id: str) -> CompletedCardSession | None:
+        answer = gateway.session_retrieve(session_id)
+        if answer is None or answer["token"] is None:
+            return None
+        return CompletedCardSession(
+            session_id=answer["id"],
+            payment_token=answer["token"]["id"],
+            card=_card(answer["token"]["card"]),
+        )
+
+    def authorize(self, request: AuthorizeRequest) -> AuthorizeResult:
+        try:
+            answer = gateway.authorize(
+                token=request.payment_token,
+                amount=request.amount,
+                currency=request.currency,
+                order_reference=request.order_reference,
+                idempotency_key=request.idempotency_key,
+            )
+        except SandboxError as error:
+            raise _raise(error) from error
+        return AuthorizeResult(
+            provider_reference=answer["id"],
+            authorized_amount=answer["authorized_amount"],
+            card=_card(answer["card"]),
+            expires_at=datetime.fromisoformat(answer["expires_at"]),
+        )
+
+    def capture(self, request: CaptureRequest) -> CaptureResult:
+        try:
+            answer = gateway.capture(
+                charge_id=request.provider_reference,
+                amount=request.amount,
+                currency=request.currency,
+                final=request.final,
+                idempotency_key=request.idempotency_key,
+            )
+        except SandboxError as error:
+            raise _raise(error) from error
+        return CaptureResult(
+            provider_reference=answer["id"], captured_amount=answer["captured_now"]
+        )
+
+    def void(self, request: VoidRequest) -> VoidResult:
+        try:
+            answer = gateway.void(
+                charge_id=request.provider_reference, idempotency_key=request.idempotency_key
+            )
+        except SandboxError as error:
+            raise _raise(error) from error
+        return VoidResult(provider_reference=answer["id"], released_amount=answer["released_now"])
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        try:
+            answer = gateway.refund(
+                charge_id=request.provider_reference,
+                amount=request.amount,
+                currency=request.currency,
+                idempotency_key=request.idempotency_key,
+            )
+        except SandboxError as error:
+            raise _raise(error) from error
+        return RefundResult(provider_reference=answer["id"], refunded_amount=answer["refunded_now"])

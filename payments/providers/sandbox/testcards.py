@@ -1,0 +1,71 @@
+"""The sandbox's test cards and the outcome each one produces.
+
+Any other number is refused, as a real service in test mode refuses real
+cards: nothing here ever handles a real card.
+"""
+
+from dataclasses import dataclass
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+VISA = "Visa"
+MASTERCARD = "Mastercard"
+AMEX = "American Express"
+
+
+class Behaviour:
+    APPROVE = "approve"
+    DECLINE = "decline"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+
+
+@dataclass(frozen=True)
+class TestCard:
+    __test__ = False  # not a pytest test class
+
+    number: str
+    brand: str
+    behaviour: str
+    description: str | Promise
+
+
+TEST_CARDS: dict[str, TestCard] = {
+    card.number: card
+    for card in (
+        TestCard("4242424242424242", VISA, Behaviour.APPROVE, _("Approved")),
+        TestCard("5555555555554444", MASTERCARD, Behaviour.APPROVE, _("Approved")),
+        TestCard("378282246310005", AMEX, Behaviour.APPROVE, _("Approved")),
+        TestCard("4000000000000002", VISA, Behaviour.DECLINE, _("Declined")),
+        TestCard("4000000000009995", VISA, Behaviour.INSUFFICIENT_FUNDS, _("Insufficient funds")),
+    )
+}
+
+
+def luhn_valid(number: str) -> bool:
+    if not number.isdigit() or len(number) < 12:
+        return False
+    total = 0
+    for index, char in enumerate(reversed(number)):
+        digit = int(char)
+        if index % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def detect_brand(number: str) -> str | None:
+    """The brand a number belongs to, among those the shop accepts, else ``None``."""
+    if number.startswith("4") and len(number) in (13, 16, 19):
+        return VISA
+    if number[:2] in ("34", "37") and len(number) == 15:
+        return AMEX
+    if len(number) == 16 and (51 <= int(number[:2]) <= 55 or 2221 <= int(number[:4]) <= 2720):
+        return MASTERCARD
+    return None
+
+
+def security_code_length(brand: str) -> int:
+    return 4 if brand == AMEX else 3

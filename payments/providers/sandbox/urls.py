@@ -1,0 +1,8 @@
+from django.urls import path
+
+from payments.providers.sandbox import views
+
+app_name = "sandbox"
+urlpatterns = [
+    path("pay/<str:session_id>/", views.card_form, name="card_form"),
+]

@@ -1,0 +1,71 @@
+"""The sandbox's hosted card page: the shop's views never see what is typed here."""
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import translation
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_http_methods
+
+from payments.providers.sandbox import gateway
+from payments.providers.sandbox.forms import CardForm
+from payments.providers.sandbox.models import SandboxCardSession
+from payments.providers.sandbox.testcards import TEST_CARDS
+
+
+@never_cache
+@sensitive_post_parameters("number", "security_code", "expiry")
+@sensitive_variables("form")
+@require_http_methods(["GET", "POST"])
+def card_form(request: HttpRequest, session_id: str) -> HttpResponse:
+    session = gateway.session_get(session_id)
+    if session is None:
+        raise Http404(_("This payment page does not exist."))
+    if session.status != SandboxCardSession.Status.OPEN:
+        return _back_to_shop(session)
+    with translation.override(session.language):
+        return _card_form(request, session)
+
+
+@sensitive_variables("form")
+def _card_form(request: HttpRequest, session: SandboxCardSession) -> HttpResponse:
+
+    form = CardForm(request.POST or None)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        month, year = form.cleaned_data["expiry"]
+        try:
+            gateway.session_complete(
+                session_id=session.id,
+                number=form.cleaned_data["number"],
+                brand=form.brand,
+                exp_month=month,
+                exp_year=year,
+            )
+        except gateway.SandboxError as exc:
+            if exc.code == "not_a_test_card":
+                error = _("This is test mode: only the test cards below work.")
+            else:
+                return _back_to_shop(session)
+        else:
+            return _back_to_shop(session)
+    return render(
+        request,
+        "sandbox/card_form.html",
+        {
+            "session": session,
+            "form": form,
+            "error": error,
+            "test_cards": TEST_CARDS.values(),
+        },
+        status=200 if error is None and not form.errors else 422,
+    )
+
+
+def _back_to_shop(session: SandboxCardSession) -> HttpResponse:
+    separator = "&" if "?" in session.return_url else "?"
+    return HttpResponseRedirect(
+        session.return_url + separator + urlencode({"session_id": session.id})
+    )

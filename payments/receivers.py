@@ -1,0 +1,30 @@
+"""Receivers of other apps' signals; connected in ``PaymentsConfig.ready``."""
+
+from django.utils.translation import gettext as _
+
+from orders.exceptions import ShipmentBlocked
+from orders.models import Order, Shipment
+from payments.exceptions import PaymentError
+from payments.services import payment_request_capture
+
+
+def capture_payment_on_order_shipped(
+    sender: type[Order], *, order: Order, shipment: Shipment, **kwargs: object
+) -> None:
+    """Record the capture a shipment calls for, in the shipment's own transaction.
+
+    When nothing can be captured the shipment is refused (and rolled back)
+    with a message for staff: no parcel leaves without its capture request.
+    """
+    try:
+        payment_request_capture(
+            order_id=order.pk,
+            shipment_id=shipment.pk,
+            amount=shipment.amount,
+            currency=shipment.currency,
+        )
+    except PaymentError as error:
+        raise ShipmentBlocked(
+            _("Order %(number)s cannot ship: its payment cannot be captured (%(reason)s).")
+            % {"number": order.number, "reason": error}
+        ) from error

@@ -1,0 +1,256 @@
+"""Checkout: details, shipping, payment, review and place order, then confirmation.
+
+The storefront drives the checkout because it spans both sides: it asks
+``orders`` to place the order and ``payments`` to authorize it.
+"""
+
+import uuid
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from orders.exceptions import OutOfStock
+from orders.models import Order, OrderStatus
+from orders.selectors import order_get_with_lines
+from orders.services import CustomerDetails, order_place
+from orders.shipping import SHIPPING_METHODS
+from payments.exceptions import PaymentError
+from payments.messages import payment_failure_message
+from payments.providers.base import CardDetails
+from payments.selectors import payment_latest_for_order
+from payments.services import (
+    payment_authorize,
+    payment_card_session_read,
+    payment_card_session_start,
+    payment_create_for_order,
+)
+from shop.cart import Cart, CartSummary
+from shop.checkout import CheckoutState
+from shop.forms import CustomerDetailsForm, ShippingMethodForm
+
+
+def _steps(current: str) -> list[dict]:
+    names = [
+        ("details", _("Details")),
+        ("shipping", _("Delivery")),
+        ("payment", _("Payment")),
+        ("review", _("Review")),
+    ]
+    index = [code for code, _label in names].index(current)
+    return [
+        {"code": code, "label": label, "number": i + 1, "done": i < index, "current": i == index}
+        for i, (code, label) in enumerate(names)
+    ]
+
+
+def _context(request: HttpRequest, step: str, cart: CartSummary, **extra) -> dict:
+    state = CheckoutState(request.session)
+    method = SHIPPING_METHODS.get(state.shipping_method or "")
+    shipping_amount = method.price_amount if method else None
+    return {
+        "steps": _steps(step),
+        "cart": cart,
+        "state": state,
+        "shipping_method": method,
+        "shipping_amount": shipping_amount,
+        "total_amount": cart.subtotal_amount + (shipping_amount or 0),
+        **extra,
+    }
+
+
+def _guard(request: HttpRequest, step: str) -> tuple[CartSummary | None, HttpResponse | None]:
+    """The cart, or a redirect to where the shopper must go first."""
+    cart = Cart(request.session).summary()
+    if cart.is_empty:
+        messages.info(request, _("Your cart is empty."))
+        return None, redirect("shop:cart")
+    order = ["details", "shipping", "payment", "review"]
+    missing = CheckoutState(request.session).first_missing_step()
+    if missing and order.index(missing) < order.index(step):
+        return None, redirect(f"shop:checkout_{missing}")
+    return cart, None
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def checkout_details(request: HttpRequest) -> HttpResponse:
+    cart, response = _guard(request, "details")
+    if response:
+        return response
+    state = CheckoutState(request.session)
+    form = CustomerDetailsForm(request.POST or None, initial=state.customer)
+    if request.method == "POST" and form.is_valid():
+        state.set_customer(form.cleaned_data)
+        return redirect("shop:checkout_shipping")
+    return render(
+        request,
+        "shop/checkout/details.html",
+        _context(request, "details", cart, form=form),
+        status=422 if form.errors else 200,
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def checkout_shipping(request: HttpRequest) -> HttpResponse:
+    cart, response = _guard(request, "shipping")
+    if response:
+        return response
+    state = CheckoutState(request.session)
+    form = ShippingMethodForm(
+        request.POST or None, initial={"shipping_method": state.shipping_method or "standard"}
+    )
+    if request.method == "POST" and form.is_valid():
+        state.set_shipping_method(form.cleaned_data["shipping_method"])
+        return redirect("shop:checkout_payment")
+    return render(
+        request,
+        "shop/checkout/shipping.html",
+        _context(request, "shipping", cart, form=form),
+        status=422 if form.errors else 200,
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def checkout_payment(request: HttpRequest) -> HttpResponse:
+    cart, response = _guard(request, "payment")
+    if response:
+        return response
+    context = _context(request, "payment", cart)
+    if request.method == "POST":
+        session = payment_card_session_start(
+            amount=context["total_amount"],
+            currency=cart.currency,
+            return_url=request.build_absolute_uri(reverse("shop:checkout_payment_return")),
+            cancel_url=request.build_absolute_uri(reverse("shop:checkout_payment")),
+            language=get_language(),
+        )
+        return redirect(session.redirect_url)
+    return render(request, "shop/checkout/payment.html", context)
+
+
+@never_cache
+@require_GET
+def checkout_payment_return(request: HttpRequest) -> HttpResponse:
+    """Back from the provider's card form: read the result from the provider itself."""
+    completed = payment_card_session_read(session_id=request.GET.get("session_id", ""))
+    if completed is None:
+        messages.error(request, _("The card details were not received. Please enter them again."))
+        return redirect("shop:checkout_payment")
+    card = completed.card
+    CheckoutState(request.session).set_payment(
+        {
+            "session_id": completed.session_id,
+            "token": completed.payment_token,
+            "brand": card.brand,
+            "last4": card.last4,
+            "exp_month": card.exp_month,
+            "exp_year": card.exp_year,
+        }
+    )
+    return redirect("shop:checkout_review")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def checkout_review(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        placed = _already_placed(request)
+        if placed:
+            return placed
+    cart, response = _guard(request, "review")
+    if response:
+        return response
+    state = CheckoutState(request.session)
+    if request.method == "POST":
+        return _place_order(request, state)
+    problems = [line for line in cart.lines if line.exceeds_stock]
+    return render(
+        request,
+        "shop/checkout/review.html",
+        _context(request, "review", cart, stock_problems=problems),
+    )
+
+
+def _already_placed(request: HttpRequest) -> HttpResponse | None:
+    """The form was sent again after its order was placed: show that order."""
+    try:
+        token = uuid.UUID(request.POST.get("checkout_token", ""))
+    except ValueError:
+        return None
+    order = Order.objects.filter(checkout_token=token, status=OrderStatus.CONFIRMED).first()
+    state = CheckoutState(request.session)
+    if order is not None and state.placed(order.token):
+        return redirect("shop:order_confirmation", token=order.token)
+    return None
+
+
+def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
+    if request.POST.get("checkout_token") != str(state.token):
+        messages.error(request, _("Your order changed in another tab: please check it again."))
+        return redirect("shop:checkout_review")
+    cart = Cart(request.session)
+    try:
+        order = order_place(
+            checkout_token=state.token,
+            quantities=cart.quantities(),
+            customer=CustomerDetails(**state.customer),
+            shipping_method=state.shipping_method,
+            language=get_language(),
+        )
+    except OutOfStock as error:
+        messages.error(request, str(error))
+        return redirect("shop:cart")
+
+    if order.status == OrderStatus.PENDING_PAYMENT:
+        card = state.payment
+        try:
+            payment = payment_create_for_order(
+                order_id=order.pk,
+                payment_token=card["token"],
+                card=CardDetails(
+                    brand=card["brand"],
+                    last4=card["last4"],
+                    exp_month=card["exp_month"],
+                    exp_year=card["exp_year"],
+                ),
+            )
+            payment_authorize(payment_id=payment.pk)
+        except PaymentError as error:
+            return _payment_failed(request, state, error.code)
+        order.refresh_from_db(fields=["status"])
+
+    if order.status == OrderStatus.CONFIRMED:
+        cart.clear()
+        state.finish(order.token)
+        return redirect("shop:order_confirmation", token=order.token)
+    # This checkout attempt's order was declined before: start a fresh one.
+    return _payment_failed(request, state, "declined")
+
+
+def _payment_failed(request: HttpRequest, state: CheckoutState, code: str) -> HttpResponse:
+    state.renew_token()
+    state.clear_payment()
+    messages.error(request, payment_failure_message(code))
+    return redirect("shop:checkout_payment")
+
+
+@never_cache
+@require_GET
+def order_confirmation(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
+    state = CheckoutState(request.session)
+    order = order_get_with_lines(token=token) if state.placed(token) else None
+    if order is None:
+        raise Http404(_("No such order in this browser."))
+    return render(
+        request,
+        "shop/order_confirmation.html",
+        {"order": order, "payment": payment_latest_for_order(order_id=order.pk)},
+    )

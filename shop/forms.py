@@ -1,0 +1,98 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from orders.models import Country
+from orders.shipping import SHIPPING_METHODS
+from shop.cart import MAX_QUANTITY_PER_LINE
+from shop.money import format_money
+
+
+class AddToCartForm(forms.Form):
+    variant = forms.TypedChoiceField(label=_("Size"), coerce=int, empty_value=None)
+    quantity = forms.IntegerField(
+        label=_("Quantity"), min_value=1, max_value=MAX_QUANTITY_PER_LINE, initial=1
+    )
+
+    def __init__(self, *args, product, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.variants = {variant.pk: variant for variant in product.variants.all()}
+        self.fields["variant"].choices = [
+            (
+                variant.pk,
+                variant.size
+                if variant.in_stock
+                else _("%(size)s – out of stock") % {"size": variant.size},
+            )
+            for variant in self.variants.values()
+        ]
+
+    def clean_variant(self):
+        variant = self.variants.get(self.cleaned_data["variant"])
+        if variant is None:
+            raise forms.ValidationError(_("Choose a size."))
+        return variant
+
+
+class CartQuantityForm(forms.Form):
+    variant = forms.IntegerField(widget=forms.HiddenInput)
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=0, max_value=MAX_QUANTITY_PER_LINE)
+
+
+class CustomerDetailsForm(forms.Form):
+    email = forms.EmailField(
+        label=_("Email"),
+        help_text=_("For your order confirmation and the debit notice."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    full_name = forms.CharField(
+        label=_("Full name"), max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
+    address_line1 = forms.CharField(
+        label=_("Address"),
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "address-line1"}),
+    )
+    address_line2 = forms.CharField(
+        label=_("Address (continued)"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "address-line2"}),
+    )
+    postal_code = forms.CharField(
+        label=_("Postal code"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "postal-code"}),
+    )
+    city = forms.CharField(
+        label=_("City"),
+        max_length=100,
+        widget=forms.TextInput(attrs={"autocomplete": "address-level2"}),
+    )
+    country = forms.ChoiceField(
+        label=_("Country"),
+        choices=Country.choices,
+        initial=Country.FR,
+        widget=forms.Select(attrs={"autocomplete": "country"}),
+    )
+    phone = forms.CharField(
+        label=_("Phone (optional)"),
+        max_length=30,
+        required=False,
+        help_text=_("Only for the carrier, if they need to reach you."),
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+
+
+class ShippingMethodForm(forms.Form):
+    shipping_method = forms.ChoiceField(label=_("Delivery"), widget=forms.RadioSelect)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["shipping_method"].choices = [
+            (
+                method.code,
+                f"{method.name} ({method.delay}) – "
+                f"{format_money(method.price_amount, method.currency)}",
+            )
+            for method in SHIPPING_METHODS.values()
+        ]

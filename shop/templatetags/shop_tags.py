@@ -1,0 +1,13 @@
+from django import template
+
+from shop.money import format_money
+
+register = template.Library()
+
+
+@register.filter
+def money(amount: int | None, currency: str = "EUR") -> str:
+    """``{{ order.total_amount|money:order.currency }}``, formatted for the active language."""
+    if amount is None or amount == "":
+        return ""
+    return format_money(int(amount), currency)

@@ -1,0 +1,50 @@
+from django.conf import settings
+from django.conf.urls.i18n import i18n_patterns
+from django.contrib import admin
+from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+from django.views.i18n import set_language
+
+from shop import checkout_views, views
+
+admin.site.site_header = _("Boutique back office")
+admin.site.site_title = _("Boutique back office")
+
+storefront = (
+    [
+        path("", views.product_list, name="product_list"),
+        path("products/<slug:slug>/", views.product_detail, name="product_detail"),
+        path("products/<slug:slug>/add/", views.cart_add, name="cart_add"),
+        path("cart/", views.cart_detail, name="cart"),
+        path("cart/update/", views.cart_update, name="cart_update"),
+        path("cart/remove/", views.cart_remove, name="cart_remove"),
+        path("checkout/", checkout_views.checkout_details, name="checkout_details"),
+        path("checkout/delivery/", checkout_views.checkout_shipping, name="checkout_shipping"),
+        path("checkout/payment/", checkout_views.checkout_payment, name="checkout_payment"),
+        path(
+            "checkout/payment/return/",
+            checkout_views.checkout_payment_return,
+            name="checkout_payment_return",
+        ),
+        path("checkout/review/", checkout_views.checkout_review, name="checkout_review"),
+        path(
+            "orders/<uuid:token>/",
+            checkout_views.order_confirmation,
+            name="order_confirmation",
+        ),
+    ],
+    "shop",
+)
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("i18n/setlang/", set_language, name="set_language"),
+]
+if settings.PAYMENTS_PROVIDER == "sandbox":
+    urlpatterns.append(path("sandbox/", include("payments.providers.sandbox.urls")))
+urlpatterns += i18n_patterns(path("", include(storefront)), prefix_default_language=False)
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

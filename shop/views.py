@@ -1,0 +1,97 @@
+"""Storefront: catalogue and cart."""
+
+from django.contrib import messages
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from shop.cart import Cart, CartError
+from shop.forms import AddToCartForm, CartQuantityForm
+from shop.models import Product, ProductVariant
+
+
+def _products_with_variants():
+    return Product.objects.filter(is_active=True).prefetch_related(
+        Prefetch("variants", queryset=ProductVariant.objects.order_by("position", "pk"))
+    )
+
+
+@require_GET
+def product_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "shop/product_list.html", {"products": _products_with_variants()})
+
+
+@require_GET
+def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    product = get_object_or_404(_products_with_variants(), slug=slug)
+    return render(
+        request,
+        "shop/product_detail.html",
+        {"product": product, "form": AddToCartForm(product=product)},
+    )
+
+
+@require_POST
+def cart_add(request: HttpRequest, slug: str) -> HttpResponse:
+    product = get_object_or_404(_products_with_variants(), slug=slug)
+    form = AddToCartForm(request.POST, product=product)
+    if not form.is_valid():
+        return render(
+            request, "shop/product_detail.html", {"product": product, "form": form}, status=422
+        )
+    variant = form.cleaned_data["variant"]
+    try:
+        Cart(request.session).add(variant, form.cleaned_data["quantity"])
+    except CartError as error:
+        messages.error(request, str(error))
+        return redirect(product)
+    messages.success(
+        request,
+        _("%(product)s, size %(size)s, is in your cart.")
+        % {"product": product.name, "size": variant.size},
+    )
+    return redirect("shop:cart")
+
+
+@require_GET
+def cart_detail(request: HttpRequest) -> HttpResponse:
+    summary = Cart(request.session).summary()
+    return render(request, "shop/cart.html", {"cart": summary})
+
+
+@require_POST
+def cart_update(request: HttpRequest) -> HttpResponse:
+    form = CartQuantityForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter a quantity between 0 and 10."))
+        return redirect("shop:cart")
+    cart = Cart(request.session)
+    variant = (
+        ProductVariant.objects.select_related("product")
+        .filter(pk=form.cleaned_data["variant"])
+        .first()
+    )
+    if variant is None or variant.pk not in cart.quantities():
+        messages.error(request, _("This item is not in your cart any more."))
+        return redirect("shop:cart")
+    try:
+        cart.set_quantity(variant, form.cleaned_data["quantity"])
+    except CartError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Your cart was updated."))
+    return redirect("shop:cart")
+
+
+@require_POST
+def cart_remove(request: HttpRequest) -> HttpResponse:
+    try:
+        variant_id = int(request.POST.get("variant", ""))
+    except ValueError:
+        messages.error(request, _("This item is not in your cart any more."))
+        return redirect("shop:cart")
+    Cart(request.session).remove(variant_id)
+    messages.success(request, _("The item was removed from your cart."))
+    return redirect("shop:cart")

@@ -1,0 +1,87 @@
+"""Helpers shared by tests: run the worker, and reach an authorized order through services."""
+
+from unittest import mock
+
+from django_tasks_db.management.commands import db_worker
+from django_tasks_db.models import DBTaskResult
+
+from orders.models import Order
+from orders.services import CustomerDetails, order_place
+from payments.providers.sandbox import gateway
+from payments.providers.sandbox.testcards import TEST_CARDS
+from payments.services import (
+    payment_authorize,
+    payment_card_session_read,
+    payment_create_for_order,
+)
+
+APPROVED_VISA = "4242424242424242"
+DECLINED = "4000000000000002"
+INSUFFICIENT_FUNDS = "4000000000009995"
+
+
+def run_tasks() -> int:
+    """Run all ready tasks with the real db_worker loop, in this thread; returns how many ran."""
+    before = DBTaskResult.objects.exclude(status="READY").count()
+    worker = db_worker.Worker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+    )
+    # The worker closes "old" connections between tasks; inside a test
+    # transaction that would close the test's own connection.
+    with mock.patch.object(db_worker, "close_old_connections"):
+        worker.run()
+    return DBTaskResult.objects.exclude(status="READY").count() - before
+
+
+def card_token(number: str = APPROVED_VISA) -> tuple[str, object]:
+    """Fill in the sandbox's hosted card form as a shopper would; returns (token, card)."""
+    session = gateway.session_create(
+        amount=1000,
+        currency="EUR",
+        return_url="http://testserver/checkout/payment/return/",
+        cancel_url="http://testserver/checkout/payment/",
+        language="fr",
+    )
+    brand = TEST_CARDS[number].brand
+    gateway.session_complete(
+        session_id=session["id"], number=number, brand=brand, exp_month=12, exp_year=2099
+    )
+    completed = payment_card_session_read(session_id=session["id"])
+    return completed.payment_token, completed.card
+
+
+def customer(**overrides) -> CustomerDetails:
+    values = {
+        "email": "claire@example.com",
+        "full_name": "Claire Dubois",
+        "address_line1": "12 rue des Lilas",
+        "postal_code": "75011",
+        "city": "Paris",
+        "country": "FR",
+    }
+    return CustomerDetails(**(values | overrides))
+
+
+def place_order(quantities: dict[int, int], *, number: str = APPROVED_VISA, **kwargs) -> Order:
+    """Place and authorize an order through the services the checkout uses."""
+    import uuid
+
+    order = order_place(
+        checkout_token=kwargs.pop("checkout_token", uuid.uuid4()),
+        quantities=quantities,
+        customer=customer(),
+        shipping_method=kwargs.pop("shipping_method", "standard"),
+        language=kwargs.pop("language", "fr"),
+    )
+    token, card = card_token(number)
+    payment = payment_create_for_order(order_id=order.pk, payment_token=token, card=card)
+    payment_authorize(payment_id=payment.pk)
+    order.refresh_from_db()
+    return order
