@@ -9,8 +9,10 @@ from shop.money import format_money
 
 
 def _money(field: str, label: str):
+    """A read-only admin column showing a minor-units field as money."""
+
     @admin.display(description=label)
-    def show(obj) -> str:
+    def show(model_admin, obj) -> str:
         return format_money(getattr(obj, field), obj.currency)
 
     return show

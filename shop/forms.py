@@ -53,7 +53,7 @@ class CustomerDetailsForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "address-line1"}),
     )
     address_line2 = forms.CharField(
-        label=_("Address (continued)"),
+        label=_("Address (continued, optional)"),
         max_length=200,
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "address-line2"}),

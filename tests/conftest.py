@@ -1,4 +1,6 @@
 import pytest
+from django.test import override_settings
+from django.urls import clear_url_caches
 
 from tests.helpers import run_tasks as _run_tasks
 
@@ -12,3 +14,16 @@ def _media_root(settings, tmp_path_factory):
 def run_tasks():
     """Run every task that is ready, as the worker would; returns how many ran."""
     return _run_tasks
+
+
+@pytest.fixture
+def english():
+    """Serve the unprefixed URLs in English for tests that read English messages.
+
+    URL reversal caches the language prefix per language, so the caches are
+    cleared on the way in and on the way out.
+    """
+    with override_settings(LANGUAGE_CODE="en"):
+        clear_url_caches()
+        yield
+    clear_url_caches()

@@ -1,0 +1,147 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from orders.models import OrderStatus, Shipment
+from payments.models import LedgerEvent, PaymentLedgerEntry
+from tests.factories import ProductVariantFactory
+from tests.helpers import DECLINED, place_order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client):
+    user = get_user_model().objects.create_superuser("staff", "staff@example.com", "pw")
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def order():
+    return place_order({ProductVariantFactory(product__price_amount=5000).pk: 1})
+
+
+def ship_url(*orders):
+    return reverse("admin:orders_order_ship") + "?ids=" + ",".join(str(o.pk) for o in orders)
+
+
+def test_the_change_page_shows_payment_ledger_and_a_ship_button(staff_client, order):
+    response = staff_client.get(reverse("admin:orders_order_change", args=[order.pk]))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "ship-link" in page
+    assert "authorize-payment-" in page  # the ledger inline
+    assert "4242" in page
+
+
+def test_the_change_page_of_a_declined_order_has_no_ship_button(staff_client):
+    from payments.exceptions import PaymentDeclined
+
+    with pytest.raises(PaymentDeclined):
+        place_order({ProductVariantFactory().pk: 1}, number=DECLINED)
+    from orders.models import Order
+
+    declined = Order.objects.get()
+    response = staff_client.get(reverse("admin:orders_order_change", args=[declined.pk]))
+    assert response.status_code == 200
+    assert "ship-link" not in response.content.decode()
+
+
+def test_staff_ship_an_order_with_carrier_and_tracking(staff_client, order):
+    response = staff_client.post(
+        ship_url(order), {"carrier": "colissimo", f"tracking_{order.pk}": " 6A123 "}, follow=True
+    )
+
+    assert response.status_code == 200
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SHIPPED
+    shipment = Shipment.objects.get(order=order)
+    assert (shipment.carrier, shipment.tracking_number) == ("colissimo", "6A123")
+    assert shipment.created_by.username == "staff"
+    assert PaymentLedgerEntry.objects.filter(event=LedgerEvent.REQUESTED).count() == 1
+    messages = [str(m) for m in response.context["messages"]]
+    assert any(order.number in m for m in messages)
+
+
+def test_shipping_twice_changes_nothing(staff_client, order):
+    staff_client.post(ship_url(order), {"carrier": "colissimo"})
+    response = staff_client.post(ship_url(order), {"carrier": "dhl"}, follow=True)
+
+    assert Shipment.objects.count() == 1
+    assert PaymentLedgerEntry.objects.filter(event=LedgerEvent.REQUESTED).count() == 1
+    messages = [(m.level_tag, str(m)) for m in response.context["messages"]]
+    assert messages[-1][0] == "error"
+
+
+def test_the_list_action_ships_several_orders_and_reports_each(staff_client, order):
+    from payments.exceptions import PaymentDeclined
+
+    other = place_order({ProductVariantFactory().pk: 1})
+    with pytest.raises(PaymentDeclined):
+        place_order({ProductVariantFactory().pk: 1}, number=DECLINED)
+    from orders.models import Order
+
+    declined = Order.objects.get(status=OrderStatus.PAYMENT_FAILED)
+    ids = [order.pk, other.pk, declined.pk]
+    response = staff_client.post(
+        reverse("admin:orders_order_changelist"),
+        {"action": "mark_shipped", "_selected_action": ids},
+    )
+    assert response.status_code == 302
+    form_page = staff_client.get(response.url)
+    assert form_page.status_code == 200
+
+    response = staff_client.post(response.url, {"carrier": "ups"}, follow=True)
+
+    assert set(Shipment.objects.values_list("order_id", flat=True)) == {order.pk, other.pk}
+    levels = sorted(m.level_tag for m in response.context["messages"])
+    assert levels == ["error", "success", "success"]
+
+
+def test_a_ship_form_without_carrier_changes_nothing(staff_client, order):
+    response = staff_client.post(ship_url(order), {"carrier": "pigeon"})
+    assert response.status_code == 200
+    assert not Shipment.objects.exists()
+
+
+@pytest.mark.parametrize("ids", ["", "abc", "99999", "1,,x"])
+def test_bad_ship_urls_explain_and_change_nothing(staff_client, ids):
+    response = staff_client.get(reverse("admin:orders_order_ship") + "?ids=" + ids)
+    assert response.status_code == 302
+    assert not Shipment.objects.exists()
+
+
+def test_the_order_list_has_a_fixed_number_of_queries(staff_client, django_assert_max_num_queries):
+    for _ in range(3):
+        place_order({ProductVariantFactory().pk: 1})
+    url = reverse("admin:orders_order_changelist")
+    staff_client.get(url)
+    with django_assert_max_num_queries(12) as first:
+        staff_client.get(url)
+    for _ in range(5):
+        place_order({ProductVariantFactory().pk: 1})
+    with django_assert_max_num_queries(len(first.captured_queries)):
+        staff_client.get(url)
+
+
+def test_admin_pages_render(staff_client, order):
+    for name in [
+        "admin:payments_payment_changelist",
+        "admin:payments_paymentledgerentry_changelist",
+        "admin:payments_customeremail_changelist",
+        "admin:shop_product_changelist",
+    ]:
+        assert staff_client.get(reverse(name)).status_code == 200
+    payment = order.payments.get()
+    assert (
+        staff_client.get(reverse("admin:payments_payment_change", args=[payment.pk])).status_code
+        == 200
+    )
+
+
+def test_ship_page_requires_staff(client, order):
+    response = client.get(ship_url(order))
+    assert response.status_code == 302
+    assert "/admin/login/" in response.url
