@@ -1,0 +1,62 @@
+"""Production strictness: with DEBUG off the settings refuse what is unsafe."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STRONG_KEY = "k" * 20 + "x9Q2-" * 10
+PRODUCTION = {
+    "DEBUG": "False",
+    "SECRET_KEY": STRONG_KEY,
+    "ALLOWED_HOSTS": "shop.example.com",
+    "EMAIL_URL": "smtp+tls://user:secret@smtp.example.com:587",
+    "DATABASE_URL": "sqlite:////tmp/boutique-settings-test.sqlite3",
+}
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k != "CI"}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("SECRET_KEY", "SECRET_KEY must be set"),
+        ("EMAIL_URL", "EMAIL_URL must be set"),
+    ],
+)
+def test_production_refuses_to_start_without(missing, message):
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_refuses_a_weak_secret_key():
+    result = manage("check", **{**PRODUCTION, "SECRET_KEY": "django-insecure-short"})
+    assert result.returncode != 0
+    assert "SECRET_KEY is too weak" in result.stderr
+
+
+def test_an_unknown_payment_provider_is_refused_with_its_name():
+    result = manage("check", PAYMENTS_PROVIDER="paypal-direct")
+    assert result.returncode != 0
+    assert "PAYMENTS_PROVIDER='paypal-direct'" in result.stderr
+
+
+def test_production_settings_pass_the_deployment_checks():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stderr + result.stdout
