@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -135,7 +136,7 @@ class OrderAdmin(admin.ModelAdmin):
     def ship_view(self, request: HttpRequest) -> HttpResponse:
         """Ask for the carrier and tracking numbers, then ship each order through the service."""
         if not self.has_change_permission(request):
-            return HttpResponseRedirect(reverse("admin:index"))
+            raise PermissionDenied
         ids = [int(pk) for pk in request.GET.get("ids", "").split(",") if pk.strip().isdigit()]
         orders = Order.objects.filter(pk__in=ids).order_by("pk")
         if not orders:

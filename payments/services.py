@@ -61,7 +61,7 @@ def payment_qs_select_for_update():
 
 
 def _lock_payment(payment_id: int) -> Payment:
-    return payment_qs_select_for_update().select_related(None).get(pk=payment_id)
+    return payment_qs_select_for_update().get(pk=payment_id)
 
 
 def _move(payment: Payment, status: str) -> None:

@@ -23,7 +23,6 @@ env = environ.Env(
     DATABASE_URL=(str, f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
     EMAIL_URL=(str, ""),
     DEFAULT_FROM_EMAIL=(str, "Boutique <boutique@example.com>"),
-    STAFF_NOTIFICATION_EMAIL=(str, "staff@example.com"),
     PAYMENTS_PROVIDER=(str, "sandbox"),
     SHOP_BASE_URL=(str, "http://127.0.0.1:8000"),
     SECURE_HSTS_SECONDS=(int, 60 * 60 * 24 * 365),
@@ -172,7 +171,6 @@ else:
     }
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-STAFF_NOTIFICATION_EMAIL = env("STAFF_NOTIFICATION_EMAIL")
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True

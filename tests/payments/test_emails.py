@@ -1,0 +1,57 @@
+from unittest import mock
+
+import pytest
+from django.core import mail
+
+from orders.services import order_ship
+from payments.emails import customer_email_queue, customer_email_send
+from payments.models import CustomerEmail
+from payments.services import capture_key_for_shipment, payment_capture
+from tests.factories import ProductVariantFactory
+from tests.helpers import place_order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def queued_email():
+    """A capture succeeded and queued its e-mail; the worker has not sent it yet."""
+    order = place_order({ProductVariantFactory(product__price_amount=5000).pk: 1})
+    shipment = order_ship(order_id=order.pk, carrier="colissimo")
+    payment = order.payments.get()
+    payment_capture(payment_id=payment.pk, idempotency_key=capture_key_for_shipment(shipment.pk))
+    return CustomerEmail.objects.get()
+
+
+def test_queueing_the_same_event_twice_queues_one_email(queued_email):
+    again = customer_email_queue(
+        key=queued_email.key,
+        kind=queued_email.kind,
+        order_id=queued_email.order_id,
+        ledger_entry=queued_email.ledger_entry,
+    )
+    assert again.pk == queued_email.pk
+    assert CustomerEmail.objects.count() == 1
+
+
+def test_an_email_is_sent_once_however_often_its_task_runs(queued_email):
+    assert customer_email_send(email_id=queued_email.pk) is True
+    assert customer_email_send(email_id=queued_email.pk) is False
+    assert len(mail.outbox) == 1
+    queued_email.refresh_from_db()
+    assert queued_email.sent_at is not None
+
+
+def test_a_failed_send_can_be_retried(queued_email):
+    with (
+        mock.patch(
+            "django.core.mail.EmailMultiAlternatives.send", side_effect=OSError("SMTP down")
+        ),
+        pytest.raises(OSError),
+    ):
+        customer_email_send(email_id=queued_email.pk)
+    queued_email.refresh_from_db()
+    assert queued_email.sent_at is None
+
+    assert customer_email_send(email_id=queued_email.pk) is True
+    assert len(mail.outbox) == 1
