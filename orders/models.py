@@ -16,6 +16,7 @@ class OrderStatus(models.TextChoices):
     PENDING_PAYMENT = "pending_payment", _("Awaiting payment authorization")
     CONFIRMED = "confirmed", _("Confirmed, to ship")
     PAYMENT_FAILED = "payment_failed", _("Payment declined")
+    PARTIALLY_SHIPPED = "partially_shipped", _("Partially shipped")
     SHIPPED = "shipped", _("Shipped")
     CANCELLED = "cancelled", _("Cancelled")
 
@@ -25,7 +26,12 @@ ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
     OrderStatus.PENDING_PAYMENT: frozenset(
         {OrderStatus.CONFIRMED, OrderStatus.PAYMENT_FAILED, OrderStatus.CANCELLED}
     ),
-    OrderStatus.CONFIRMED: frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED}),
+    OrderStatus.CONFIRMED: frozenset(
+        {OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.CANCELLED}
+    ),
+    # A partly shipped order ships the rest, or has the rest cancelled: either
+    # way it ends "shipped" (its lines say what was cancelled).
+    OrderStatus.PARTIALLY_SHIPPED: frozenset({OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED}),
     OrderStatus.PAYMENT_FAILED: frozenset(),
     OrderStatus.SHIPPED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
@@ -71,11 +77,17 @@ class Order(models.Model):
     shipping_amount = models.PositiveIntegerField(_("shipping (cents)"))
     subtotal_amount = models.PositiveIntegerField(_("subtotal (cents)"))
     total_amount = models.PositiveIntegerField(_("total (cents)"))
+    cancelled_amount = models.PositiveIntegerField(
+        _("cancelled (cents)"),
+        default=0,
+        help_text=_("What will not be charged: cancelled lines, and shipping if nothing ships."),
+    )
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     language = models.CharField(_("language"), max_length=8, default="fr")
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
     shipped_at = models.DateTimeField(_("shipped"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -88,6 +100,10 @@ class Order(models.Model):
                 ),
                 name="order_total_is_subtotal_plus_shipping",
             ),
+            models.CheckConstraint(
+                condition=models.Q(cancelled_amount__lte=models.F("total_amount")),
+                name="order_cancelled_within_total",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -99,6 +115,15 @@ class Order(models.Model):
     @property
     def is_shippable(self) -> bool:
         return self.can_transition_to(OrderStatus.SHIPPED)
+
+    @property
+    def is_cancellable(self) -> bool:
+        return self.status in (OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED)
+
+    @property
+    def amount_due(self) -> int:
+        """What the customer owes for this order: the total less what was cancelled."""
+        return self.total_amount - self.cancelled_amount
 
 
 class OrderLine(models.Model):
@@ -117,6 +142,7 @@ class OrderLine(models.Model):
     sku = models.CharField(_("SKU"), max_length=64)
     unit_price_amount = models.PositiveIntegerField(_("unit price (cents)"))
     quantity = models.PositiveIntegerField(_("quantity"))
+    cancelled_quantity = models.PositiveIntegerField(_("cancelled"), default=0)
     total_amount = models.PositiveIntegerField(_("total (cents)"))
 
     class Meta:
@@ -132,6 +158,10 @@ class OrderLine(models.Model):
                     total_amount=models.F("unit_price_amount") * models.F("quantity")
                 ),
                 name="order_line_total_is_price_times_quantity",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(cancelled_quantity__lte=models.F("quantity")),
+                name="order_line_cancelled_within_quantity",
             ),
         ]
 
@@ -154,7 +184,14 @@ class Shipment(models.Model):
     carrier = models.CharField(_("carrier"), max_length=32, choices=Carrier.choices)
     tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True)
     amount = models.PositiveIntegerField(
-        _("value (cents)"), help_text=_("What this parcel is worth: the amount captured for it.")
+        _("value (cents)"),
+        help_text=_(
+            "What this parcel is worth, the amount captured for it: its lines, plus "
+            "shipping on the first parcel; the last parcel takes what remains."
+        ),
+    )
+    is_final = models.BooleanField(
+        _("last parcel"), default=False, help_text=_("Nothing of the order is left to ship.")
     )
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     created_at = models.DateTimeField(_("shipped at"), auto_now_add=True)
@@ -174,3 +211,29 @@ class Shipment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order.number} / {self.get_carrier_display()} {self.tracking_number}".strip()
+
+
+class ShipmentLine(models.Model):
+    shipment = models.ForeignKey(
+        Shipment, on_delete=models.PROTECT, related_name="lines", verbose_name=_("shipment")
+    )
+    order_line = models.ForeignKey(
+        OrderLine, on_delete=models.PROTECT, related_name="shipment_lines", verbose_name=_("line")
+    )
+    quantity = models.PositiveIntegerField(_("quantity"))
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("shipped line")
+        verbose_name_plural = _("shipped lines")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quantity__gt=0), name="shipment_line_quantity_positive"
+            ),
+            models.UniqueConstraint(
+                fields=["shipment", "order_line"], name="shipment_line_once_per_shipment"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.order_line.product_name} ({self.order_line.size})"

@@ -11,13 +11,20 @@ from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from orders.exceptions import InvalidOrderTransition, OrderAlreadyShipped, OutOfStock
-from orders.models import Order, OrderLine, OrderStatus, Shipment
+from orders.exceptions import (
+    InvalidOrderTransition,
+    OrderAlreadyShipped,
+    OrderError,
+    OutOfStock,
+)
+from orders.models import Order, OrderLine, OrderStatus, Shipment, ShipmentLine
 from orders.shipping import SHIPPING_METHODS
-from orders.signals import order_shipped
+from orders.signals import order_cancelled, order_shipped
 from shop.models import ProductVariant
 
 
@@ -169,12 +176,26 @@ def order_fail_payment(*, order_id: int) -> Order:
 
 
 def _release_stock(order: Order) -> None:
-    lines = list(order.lines.exclude(variant=None))
-    variants = _lock_variants([line.variant_id for line in lines])
-    for line in lines:
-        variant = variants[line.variant_id]
-        variant.stock += line.quantity
-        variant.save(update_fields=["stock"])
+    _release_quantities([(line, line.quantity) for line in order.lines.all()])
+
+
+def _release_quantities(lines: list[tuple[OrderLine, int]]) -> None:
+    """Put quantities back in stock; a line whose variant was deleted is skipped."""
+    kept = [(line, quantity) for line, quantity in lines if line.variant_id is not None]
+    variants = _lock_variants(sorted({line.variant_id for line, _q in kept}))
+    for line, quantity in kept:
+        variant = variants.get(line.variant_id)
+        if variant is not None:
+            variant.stock += quantity
+            variant.save(update_fields=["stock"])
+
+
+def _remaining_quantities(order: Order) -> dict[int, tuple[OrderLine, int]]:
+    """Each line with what is left to ship: ordered less shipped less cancelled."""
+    lines = list(order.lines.annotate(shipped=Coalesce(Sum("shipment_lines__quantity"), 0)))
+    return {
+        line.pk: (line, line.quantity - line.shipped - line.cancelled_quantity) for line in lines
+    }
 
 
 def order_ship(
@@ -182,15 +203,22 @@ def order_ship(
     order_id: int,
     carrier: str,
     tracking_number: str = "",
+    lines: Mapping[int, int] | None = None,
     shipped_by: AbstractBaseUser | None = None,
 ) -> Shipment:
-    """Record that the whole order was handed to the carrier.
+    """Record that a parcel was handed to the carrier: the whole rest, or ``lines``.
+
+    ``lines`` maps order line ids to quantities; ``None`` ships everything
+    left. The parcel's value is the value of its lines, plus shipping on the
+    first parcel; the parcel that completes the order takes what remains of
+    the amount due, so the parcels add up to it exactly.
 
     Sends ``order_shipped`` inside the same transaction, so what receivers
     record (the capture request) commits with the shipment or not at all.
-    Raises ``OrderAlreadyShipped`` on a second call and
-    ``InvalidOrderTransition`` for an order that is not confirmed; in both
-    cases nothing changes.
+    Raises ``OrderAlreadyShipped`` when nothing is left to ship,
+    ``InvalidOrderTransition`` for an order that is not confirmed, and
+    ``OrderError`` for lines that are not the order's or exceed what is left;
+    in every case nothing changes.
     """
     with transaction.atomic():
         order = _lock_order(order_id)
@@ -198,16 +226,96 @@ def order_ship(
             raise OrderAlreadyShipped(
                 _("Order %(number)s was already shipped.") % {"number": order.number}
             )
-        _move(order, OrderStatus.SHIPPED)
-        order.shipped_at = timezone.now()
+        if not order.can_transition_to(OrderStatus.SHIPPED):
+            _move(order, OrderStatus.SHIPPED)  # raises with the reason
+        remaining = _remaining_quantities(order)
+        wanted = (
+            {line_id: left for line_id, (_line, left) in remaining.items() if left > 0}
+            if lines is None
+            else {line_id: quantity for line_id, quantity in lines.items() if quantity}
+        )
+        if not wanted:
+            raise OrderError(_("Choose at least one item to ship."))
+        for line_id, quantity in wanted.items():
+            if line_id not in remaining:
+                raise OrderError(
+                    _("That item is not part of order %(number)s.") % {"number": order.number}
+                )
+            line, left = remaining[line_id]
+            if quantity < 0 or quantity > left:
+                raise OrderError(
+                    _("Only %(left)d of %(product)s (%(size)s) is left to ship, not %(wanted)d.")
+                    % {
+                        "left": left,
+                        "product": line.product_name,
+                        "size": line.size,
+                        "wanted": quantity,
+                    }
+                )
+
+        previous = list(order.shipments.values_list("amount", flat=True))
+        is_final = all(left == wanted.get(line_id, 0) for line_id, (_l, left) in remaining.items())
+        if is_final:
+            amount = order.amount_due - sum(previous)
+        else:
+            amount = sum(remaining[i][0].unit_price_amount * q for i, q in wanted.items())
+            if not previous:
+                amount += order.shipping_amount
+
+        _move(order, OrderStatus.SHIPPED if is_final else OrderStatus.PARTIALLY_SHIPPED)
+        order.shipped_at = order.shipped_at or timezone.now()
         order.save(update_fields=["status", "shipped_at"])
         shipment = Shipment.objects.create(
             order=order,
             carrier=carrier,
             tracking_number=tracking_number.strip(),
-            amount=order.total_amount,
+            amount=amount,
             currency=order.currency,
+            is_final=is_final,
             created_by=shipped_by,
+        )
+        ShipmentLine.objects.bulk_create(
+            ShipmentLine(shipment=shipment, order_line_id=line_id, quantity=quantity)
+            for line_id, quantity in sorted(wanted.items())
         )
         order_shipped.send(sender=Order, order=order, shipment=shipment)
     return shipment
+
+
+def order_cancel(*, order_id: int) -> Order:
+    """Cancel what has not shipped: the whole order, or the rest of a partly shipped one.
+
+    Stock of the cancelled quantities is released and ``order.amount_due``
+    drops by their value (and by shipping when nothing shipped). Sends
+    ``order_cancelled`` inside the transaction: the payments side records the
+    release of the hold with it. Raises ``InvalidOrderTransition`` for an
+    order that is awaiting payment, declined, fully shipped or cancelled.
+    """
+    with transaction.atomic():
+        order = _lock_order(order_id)
+        if not order.is_cancellable:
+            raise InvalidOrderTransition(
+                _("Order %(number)s is “%(current)s”: there is nothing left to cancel.")
+                % {"number": order.number, "current": order.get_status_display()}
+            )
+        remaining = _remaining_quantities(order)
+        cancelled_value = 0
+        to_release = []
+        for line, left in remaining.values():
+            if left > 0:
+                line.cancelled_quantity += left
+                line.save(update_fields=["cancelled_quantity"])
+                cancelled_value += line.unit_price_amount * left
+                to_release.append((line, left))
+        nothing_shipped = order.status == OrderStatus.CONFIRMED
+        if nothing_shipped:
+            cancelled_value += order.shipping_amount
+            _move(order, OrderStatus.CANCELLED)
+            order.cancelled_at = timezone.now()
+        else:
+            _move(order, OrderStatus.SHIPPED)
+        order.cancelled_amount += cancelled_value
+        order.save(update_fields=["status", "cancelled_amount", "cancelled_at"])
+        _release_quantities(to_release)
+        order_cancelled.send(sender=Order, order=order)
+    return order

@@ -6,3 +6,7 @@ from django.dispatch import Signal
 # A receiver that raises rolls the shipment back: nothing ships without what
 # the receivers record (the payments app records the capture request).
 order_shipped = Signal()
+
+# Sent inside the cancellation's transaction, with ``order``: what was not
+# shipped is cancelled, and ``order.amount_due`` is what remains to charge.
+order_cancelled = Signal()

@@ -7,10 +7,14 @@ class PaymentsConfig(AppConfig):
     verbose_name = _("Payments")
 
     def ready(self) -> None:
-        from orders.signals import order_shipped
+        from orders.signals import order_cancelled, order_shipped
         from payments import receivers
 
         order_shipped.connect(
             receivers.capture_payment_on_order_shipped,
             dispatch_uid="payments.capture_payment_on_order_shipped",
+        )
+        order_cancelled.connect(
+            receivers.release_payment_on_order_cancelled,
+            dispatch_uid="payments.release_payment_on_order_cancelled",
         )

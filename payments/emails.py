@@ -1,25 +1,53 @@
-"""Customer e-mails about payments: queued with the event, sent once by the worker."""
+"""E-mails about payments: queued with the event they report, sent once by the worker."""
 
 import logging
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives, send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from orders.models import Order
-from payments.models import CustomerEmail, PaymentLedgerEntry
+from payments.models import CustomerEmail, Payment, PaymentLedgerEntry
 
 logger = logging.getLogger(__name__)
 
 TEMPLATES = {
     CustomerEmail.Kind.CAPTURED: "payments/email/captured",
+    CustomerEmail.Kind.REFUNDED: "payments/email/refunded",
+    CustomerEmail.Kind.RELEASED: "payments/email/released",
+    CustomerEmail.Kind.REAUTHORIZE: "payments/email/reauthorize",
 }
+REAUTHORIZE_SALT = "payments.reauthorize"
+REAUTHORIZE_MAX_AGE = 60 * 60 * 24 * 30
+
+
+def reauthorize_url(order: Order) -> str:
+    """A signed link that lets the customer authorize their order again, without an account."""
+    signature = signing.dumps(str(order.token), salt=REAUTHORIZE_SALT)
+    with translation.override(order.language):
+        path = reverse("shop:order_reauthorize", kwargs={"token": order.token})
+    return f"{settings.SHOP_BASE_URL}{path}?sig={signature}"
+
+
+def reauthorize_signature_valid(order: Order, signature: str) -> bool:
+    try:
+        value = signing.loads(signature, salt=REAUTHORIZE_SALT, max_age=REAUTHORIZE_MAX_AGE)
+    except signing.BadSignature:
+        return False
+    return value == str(order.token)
 
 
 def customer_email_queue(
-    *, key: str, kind: str, order_id: int, ledger_entry: PaymentLedgerEntry | None = None
+    *,
+    key: str,
+    kind: str,
+    order_id: int,
+    ledger_entry: PaymentLedgerEntry | None = None,
+    amount: int | None = None,
 ) -> CustomerEmail:
     """Record the e-mail an event calls for and enqueue its sending, in the caller's transaction.
 
@@ -28,7 +56,7 @@ def customer_email_queue(
     from payments.tasks import send_customer_email
 
     with transaction.atomic():
-        order = Order.objects.only("email").get(pk=order_id)
+        order = Order.objects.only("email", "currency").get(pk=order_id)
         email, created = CustomerEmail.objects.get_or_create(
             key=key,
             defaults={
@@ -36,6 +64,8 @@ def customer_email_queue(
                 "order_id": order_id,
                 "ledger_entry": ledger_entry,
                 "to": order.email,
+                "amount": amount,
+                "currency": order.currency,
             },
         )
         if created:
@@ -69,19 +99,24 @@ def customer_email_send(*, email_id: int) -> bool:
 
 
 def _render(email: CustomerEmail) -> EmailMultiAlternatives:
+    order = Order.objects.get(pk=email.order_id)
     entry = (
-        PaymentLedgerEntry.objects.select_related("payment", "order").get(pk=email.ledger_entry_id)
+        PaymentLedgerEntry.objects.select_related("payment", "shipment").get(
+            pk=email.ledger_entry_id
+        )
         if email.ledger_entry_id
         else None
     )
-    order = entry.order if entry else Order.objects.get(pk=email.order_id)
+    payment = entry.payment if entry else Payment.objects.filter(order=order).first()
     context = {
         "order": order,
-        "payment": entry.payment if entry else None,
-        "entry": entry,
-        "shipment": order.shipments.order_by("-pk").first(),
+        "payment": payment,
+        "email": email,
+        "shipment": entry.shipment if entry else None,
         "shop_url": settings.SHOP_BASE_URL,
     }
+    if email.kind == CustomerEmail.Kind.REAUTHORIZE:
+        context["reauthorize_url"] = reauthorize_url(order)
     base = TEMPLATES[email.kind]
     with translation.override(order.language):
         subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
@@ -96,3 +131,19 @@ def _render(email: CustomerEmail) -> EmailMultiAlternatives:
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+def staff_email_expiring_authorizations(payments: list[Payment]) -> None:
+    """Tell staff which authorizations lapse soon with something left to capture."""
+    with translation.override(settings.LANGUAGE_CODE):
+        body = render_to_string(
+            "payments/email/staff_expiring.txt",
+            {"payments": payments, "shop_url": settings.SHOP_BASE_URL},
+        )
+        subject = " ".join(
+            render_to_string(
+                "payments/email/staff_expiring_subject.txt",
+                {"count": len(payments), "hours": settings.PAYMENTS_EXPIRY_WARNING_HOURS},
+            ).split()
+        )
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, settings.STAFF_NOTIFICATION_EMAIL)

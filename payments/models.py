@@ -8,6 +8,7 @@ class PaymentMethod(models.TextChoices):
 
 class PaymentStatus(models.TextChoices):
     PENDING = "pending", _("Authorizing")
+    IN_REVIEW = "in_review", _("In fraud review")
     AUTHORIZED = "authorized", _("Authorized (held, not debited)")
     PARTIALLY_CAPTURED = "partially_captured", _("Partially debited")
     CAPTURED = "captured", _("Debited")
@@ -20,7 +21,12 @@ class PaymentStatus(models.TextChoices):
 
 # The one place that says which status may follow which; services check it.
 PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
-    PaymentStatus.PENDING: frozenset({PaymentStatus.AUTHORIZED, PaymentStatus.FAILED}),
+    PaymentStatus.PENDING: frozenset(
+        {PaymentStatus.AUTHORIZED, PaymentStatus.IN_REVIEW, PaymentStatus.FAILED}
+    ),
+    PaymentStatus.IN_REVIEW: frozenset(
+        {PaymentStatus.AUTHORIZED, PaymentStatus.VOIDED, PaymentStatus.EXPIRED}
+    ),
     PaymentStatus.AUTHORIZED: frozenset(
         {
             PaymentStatus.PARTIALLY_CAPTURED,
@@ -29,13 +35,10 @@ PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
             PaymentStatus.EXPIRED,
         }
     ),
+    # Refunds of what was captured leave a partly captured payment partly
+    # captured: the rest of the authorization can still be captured.
     PaymentStatus.PARTIALLY_CAPTURED: frozenset(
-        {
-            PaymentStatus.PARTIALLY_CAPTURED,
-            PaymentStatus.CAPTURED,
-            PaymentStatus.PARTIALLY_REFUNDED,
-            PaymentStatus.REFUNDED,
-        }
+        {PaymentStatus.PARTIALLY_CAPTURED, PaymentStatus.CAPTURED, PaymentStatus.EXPIRED}
     ),
     PaymentStatus.CAPTURED: frozenset({PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED}),
     PaymentStatus.PARTIALLY_REFUNDED: frozenset(
@@ -47,6 +50,17 @@ PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
     PaymentStatus.EXPIRED: frozenset(),
 }
 CAPTURABLE_STATUSES = frozenset({PaymentStatus.AUTHORIZED, PaymentStatus.PARTIALLY_CAPTURED})
+VOIDABLE_STATUSES = frozenset(
+    {PaymentStatus.AUTHORIZED, PaymentStatus.PARTIALLY_CAPTURED, PaymentStatus.IN_REVIEW}
+)
+REFUNDABLE_STATUSES = frozenset(
+    {
+        PaymentStatus.PARTIALLY_CAPTURED,
+        PaymentStatus.CAPTURED,
+        PaymentStatus.PARTIALLY_REFUNDED,
+        PaymentStatus.EXPIRED,
+    }
+)
 
 
 class Payment(models.Model):
@@ -91,6 +105,13 @@ class Payment(models.Model):
     authorization_expires_at = models.DateTimeField(
         _("capture before"), null=True, blank=True, db_index=True
     )
+    expiry_warning_sent_at = models.DateTimeField(_("expiry warning sent"), null=True, blank=True)
+    needs_attention = models.BooleanField(
+        _("needs attention"),
+        default=False,
+        db_index=True,
+        help_text=_("A capture, void or refund failed for good, or the authorization expired."),
+    )
     failure_code = models.CharField(_("failure code"), max_length=64, blank=True)
     failure_message = models.TextField(_("failure message"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -128,6 +149,10 @@ class Payment(models.Model):
         return self.authorized_amount - self.captured_amount
 
     @property
+    def refundable_amount(self) -> int:
+        return self.captured_amount - self.refunded_amount
+
+    @property
     def card_display(self) -> str:
         if not self.card_last4:
             return ""
@@ -139,13 +164,19 @@ class LedgerOperation(models.TextChoices):
     CAPTURE = "capture", _("Capture")
     VOID = "void", _("Void")
     REFUND = "refund", _("Refund")
+    EXPIRE = "expire", _("Authorization expiry")
 
 
 class LedgerEvent(models.TextChoices):
     REQUESTED = "requested", _("Requested")
     ATTEMPTED = "attempted", _("Sent to provider")
+    RETRY_SCHEDULED = "retry", _("Provider unavailable, retry scheduled")
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
+
+
+# Events after which nothing more happens for a key.
+TERMINAL_EVENTS = frozenset({LedgerEvent.SUCCEEDED, LedgerEvent.FAILED})
 
 
 class AppendOnlyError(Exception):
@@ -176,6 +207,14 @@ class PaymentLedgerEntry(models.Model):
         on_delete=models.PROTECT,
         related_name="payment_ledger",
         verbose_name=_("order"),
+    )
+    shipment = models.ForeignKey(
+        "orders.Shipment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payment_ledger",
+        verbose_name=_("shipment"),
     )
     operation = models.CharField(_("operation"), max_length=16, choices=LedgerOperation.choices)
     event = models.CharField(_("event"), max_length=16, choices=LedgerEvent.choices)
@@ -228,6 +267,9 @@ class CustomerEmail(models.Model):
 
     class Kind(models.TextChoices):
         CAPTURED = "captured", _("Amount debited")
+        REFUNDED = "refunded", _("Refund")
+        RELEASED = "released", _("Order cancelled, hold released")
+        REAUTHORIZE = "reauthorize", _("Authorization expired, new one asked")
 
     key = models.CharField(_("key"), max_length=128, unique=True)
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
@@ -242,6 +284,8 @@ class CustomerEmail(models.Model):
         verbose_name=_("ledger entry"),
     )
     to = models.EmailField(_("to"))
+    amount = models.PositiveIntegerField(_("amount (cents)"), null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
     created_at = models.DateTimeField(_("queued"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
 

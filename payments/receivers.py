@@ -5,16 +5,17 @@ from django.utils.translation import gettext as _
 from orders.exceptions import ShipmentBlocked
 from orders.models import Order, Shipment
 from payments.exceptions import PaymentError
-from payments.services import payment_request_capture
+from payments.services import payment_request_capture, payment_request_release
 
 
 def capture_payment_on_order_shipped(
     sender: type[Order], *, order: Order, shipment: Shipment, **kwargs: object
 ) -> None:
-    """Record the capture a shipment calls for, in the shipment's own transaction.
+    """Record the capture a parcel calls for, in the shipment's own transaction.
 
-    When nothing can be captured the shipment is refused (and rolled back)
-    with a message for staff: no parcel leaves without its capture request.
+    When the authorization cannot cover it the shipment is refused (and
+    rolled back) with a message for staff: no parcel leaves without its
+    capture request.
     """
     try:
         payment_request_capture(
@@ -25,6 +26,11 @@ def capture_payment_on_order_shipped(
         )
     except PaymentError as error:
         raise ShipmentBlocked(
-            _("Order %(number)s cannot ship: its payment cannot be captured (%(reason)s).")
+            _("Order %(number)s cannot ship: %(reason)s.")
             % {"number": order.number, "reason": error}
         ) from error
+
+
+def release_payment_on_order_cancelled(sender: type[Order], *, order: Order, **kwargs) -> None:
+    """Record the release of what is left of the hold, in the cancellation's transaction."""
+    payment_request_release(order_id=order.pk)

@@ -10,24 +10,29 @@ most once, and the ledger accepts at most one success per key.
 
 import enum
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from orders.models import Order, OrderStatus
 from orders.services import order_confirm, order_fail_payment
-from payments.emails import customer_email_queue
+from payments.emails import customer_email_queue, staff_email_expiring_authorizations
 from payments.exceptions import (
     InvalidPaymentTransition,
-    PaymentDeclined,
     PaymentError,
-    ProviderRejected,
     ProviderUnavailable,
 )
 from payments.models import (
     CAPTURABLE_STATUSES,
+    REFUNDABLE_STATUSES,
+    TERMINAL_EVENTS,
+    VOIDABLE_STATUSES,
     CustomerEmail,
     LedgerEvent,
     LedgerOperation,
@@ -43,16 +48,12 @@ from payments.providers.base import (
     CardSessionRequest,
     CardSessionResult,
     CompletedCardSession,
+    RefundRequest,
+    VoidRequest,
 )
+from shop.money import format_money
 
 logger = logging.getLogger(__name__)
-
-
-class CaptureOutcome(enum.StrEnum):
-    CAPTURED = "captured"
-    ALREADY_CAPTURED = "already_captured"
-    RETRY_SCHEDULED = "retry_scheduled"
-    FAILED = "failed"
 
 
 def payment_qs_select_for_update():
@@ -62,6 +63,22 @@ def payment_qs_select_for_update():
 
 def _lock_payment(payment_id: int) -> Payment:
     return payment_qs_select_for_update().get(pk=payment_id)
+
+
+# What the worker-run operations may change on a payment.
+_MUTABLE_FIELDS = [
+    "status",
+    "captured_amount",
+    "refunded_amount",
+    "needs_attention",
+    "failure_code",
+    "failure_message",
+    "updated_at",
+]
+
+
+def _save(payment: Payment) -> None:
+    payment.save(update_fields=_MUTABLE_FIELDS)
 
 
 def _move(payment: Payment, status: str) -> None:
@@ -79,6 +96,7 @@ def _ledger(
     event: str,
     amount: int,
     idempotency_key: str,
+    shipment_id: int | None = None,
     provider_reference: str = "",
     error_code: str = "",
     message: str = "",
@@ -86,6 +104,7 @@ def _ledger(
     return PaymentLedgerEntry.objects.create(
         payment=payment,
         order_id=payment.order_id,
+        shipment_id=shipment_id,
         operation=operation,
         event=event,
         amount=amount,
@@ -125,21 +144,41 @@ def payment_card_session_read(*, session_id: str) -> CompletedCardSession | None
 # Authorization --------------------------------------------------------------
 
 
+def payment_outstanding_amount(*, order_id: int) -> int:
+    """What the order still needs authorized: its amount due less what was captured."""
+    order = Order.objects.get(pk=order_id)
+    captured = sum(p.captured_amount for p in Payment.objects.filter(order_id=order_id))
+    return max(order.amount_due - captured, 0)
+
+
 def payment_create_for_order(*, order_id: int, payment_token: str, card: CardDetails) -> Payment:
-    """The payment that will authorize this order's total; one pending payment per order."""
+    """The payment that will authorize what the order needs, one pending at a time.
+
+    At checkout that is the order total. After an authorization expired it is
+    what is left to capture (``payment_outstanding_amount``): the new
+    authorization replaces the old one and shipping proceeds.
+    """
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        if order.status != OrderStatus.PENDING_PAYMENT:
-            raise InvalidPaymentTransition(f"Order {order.number} is not awaiting payment.")
         existing = order.payments.filter(status=PaymentStatus.PENDING).first()
         if existing is not None:
             return existing
+        if order.status == OrderStatus.PENDING_PAYMENT:
+            amount = order.total_amount
+        elif order.status in (OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED):
+            if order.payments.filter(status__in=VOIDABLE_STATUSES).exists():
+                raise InvalidPaymentTransition(_("this order's payment is already authorized"))
+            amount = payment_outstanding_amount(order_id=order.pk)
+        else:
+            amount = 0
+        if amount <= 0:
+            raise InvalidPaymentTransition(_("this order needs no payment"))
         return Payment.objects.create(
             order=order,
             provider=settings.PAYMENTS_PROVIDER,
             payment_token=payment_token,
             currency=order.currency,
-            amount=order.total_amount,
+            amount=amount,
             card_brand=card.brand,
             card_last4=card.last4,
             card_exp_month=card.exp_month,
@@ -148,12 +187,14 @@ def payment_create_for_order(*, order_id: int, payment_token: str, card: CardDet
 
 
 def payment_authorize(*, payment_id: int) -> Payment:
-    """Ask the provider to hold the order total; confirm the order or fail it.
+    """Ask the provider to hold the payment's amount; confirm the order or fail it.
 
     Runs in the shopper's request (they wait for the answer). Idempotent:
     the key is derived from the payment, so a repeated call replays the
-    provider's first answer. On a decline the order is marked declined, its
-    stock released, and ``PaymentDeclined`` is raised for the view to explain.
+    provider's first answer. At checkout a decline marks the order declined
+    and releases its stock; either way ``PaymentDeclined`` is raised for the
+    view to explain. A new authorization for an order whose hold expired
+    takes over the captures the expired one could not make.
     """
     key = f"authorize-payment-{payment_id}"
     with transaction.atomic():
@@ -174,6 +215,7 @@ def payment_authorize(*, payment_id: int) -> Payment:
         payment_token=payment.payment_token,
         order_reference=order_number,
         idempotency_key=key,
+        method=payment.method,
     )
     provider = get_provider(payment.provider)
     try:
@@ -198,7 +240,8 @@ def payment_authorize(*, payment_id: int) -> Payment:
                 payment.failure_code = error.code
                 payment.failure_message = str(error)
                 payment.save(update_fields=["status", "failure_code", "failure_message"])
-                order_fail_payment(order_id=payment.order_id)
+                if Order.objects.get(pk=payment.order_id).status == OrderStatus.PENDING_PAYMENT:
+                    order_fail_payment(order_id=payment.order_id)
         raise
 
     with transaction.atomic():
@@ -227,28 +270,303 @@ def payment_authorize(*, payment_id: int) -> Payment:
                 "authorization_expires_at",
             ]
         )
-        order_confirm(order_id=payment.order_id)
+        order = Order.objects.get(pk=payment.order_id)
+        if order.status == OrderStatus.PENDING_PAYMENT:
+            order_confirm(order_id=order.pk)
+        else:
+            # A replacement: the expired holds are settled by this one.
+            Payment.objects.filter(order_id=order.pk, status=PaymentStatus.EXPIRED).update(
+                needs_attention=False
+            )
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        payment_retry_failed_captures(order_id=order.pk)
     return payment
 
 
-# Capture --------------------------------------------------------------------
+# Worker-run operations ------------------------------------------------------
+#
+# Capture, void and refund share one engine: ``_execute``. The request is
+# written to the ledger (``requested``) in the transaction of the business
+# change that calls for it, with its task; the worker then runs it, as many
+# times as needed, with the same idempotency key.
 
 
-def capture_key_for_shipment(shipment_id: int) -> str:
-    return f"capture-shipment-{shipment_id}"
+class OperationOutcome(enum.StrEnum):
+    SUCCEEDED = "succeeded"
+    ALREADY_DONE = "already_done"
+    RETRY_SCHEDULED = "retry_scheduled"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+
+
+# Provider answers that say for certain that the money did not move.
+DEFINITE_REFUSALS = frozenset(
+    {
+        "authorization_expired",
+        "charge_not_capturable",
+        "amount_too_large",
+        "currency_mismatch",
+        "not_capturable",
+    }
+)
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """Why an operation cannot run now: ``defer`` waits, otherwise it fails for good."""
+
+    code: str
+    message: str
+    defer: bool = False
+
+
+def capture_key_for_shipment(shipment_id: int, payment_id: int | None = None) -> str:
+    """The capture of one parcel on one authorization."""
+    if payment_id is None:
+        from payments.models import PaymentLedgerEntry as Entry
+
+        entry = (
+            Entry.objects.filter(
+                shipment_id=shipment_id,
+                operation=LedgerOperation.CAPTURE,
+                event=LedgerEvent.REQUESTED,
+            )
+            .order_by("-pk")
+            .first()
+        )
+        payment_id = entry.payment_id if entry else 0
+    return f"capture-shipment-{shipment_id}-payment-{payment_id}"
+
+
+def _key_entries(payment: Payment, key: str) -> dict[str, PaymentLedgerEntry]:
+    """The latest entry of each event for a key."""
+    entries: dict[str, PaymentLedgerEntry] = {}
+    for entry in payment.ledger.filter(idempotency_key=key).order_by("pk"):
+        entries[entry.event] = entry
+    return entries
+
+
+def _pending(payment: Payment, operation: str) -> list[PaymentLedgerEntry]:
+    """Requests of ``operation`` on this payment that have no final outcome yet."""
+    keys_done = set(
+        payment.ledger.filter(operation=operation, event__in=TERMINAL_EVENTS).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    return [
+        entry
+        for entry in payment.ledger.filter(operation=operation, event=LedgerEvent.REQUESTED)
+        if entry.idempotency_key not in keys_done
+    ]
+
+
+def _pending_amount(payment: Payment, operation: str) -> int:
+    return sum(entry.amount for entry in _pending(payment, operation))
+
+
+def _flag(payment: Payment, code: str, message: str) -> None:
+    payment.needs_attention = True
+    payment.failure_code = code
+    payment.failure_message = message
+    logger.error("Payment %s needs attention: %s", payment.pk, message)
+
+
+def _retry_delay(attempt: int) -> timedelta:
+    return timedelta(seconds=settings.PAYMENTS_CAPTURE_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+
+
+def _execute(
+    *,
+    payment_id: int,
+    key: str,
+    operation: str,
+    attempt: int,
+    check: Callable[[Payment, PaymentLedgerEntry], _Refusal | None],
+    call: Callable[[Payment, PaymentLedgerEntry], Any],
+    apply: Callable[[Payment, PaymentLedgerEntry, Any], int],
+    on_refused: Callable[[Payment, PaymentError], None] | None = None,
+) -> OperationOutcome:
+    """Run one requested operation: attempt, provider call without lock, outcome.
+
+    ``check`` refuses or defers under the lock before anything is sent;
+    ``call`` talks to the provider; ``apply`` records a success on the
+    payment (it returns the amount that moved, for the ledger).
+    """
+    with transaction.atomic():
+        payment = _lock_payment(payment_id)
+        entries = _key_entries(payment, key)
+        if LedgerEvent.SUCCEEDED in entries:
+            return OperationOutcome.ALREADY_DONE
+        requested = entries.get(LedgerEvent.REQUESTED)
+        if requested is None:
+            raise PaymentError(f"No {operation} was requested under {key!r}.")
+        if LedgerEvent.FAILED in entries and attempt == 1:
+            # Failed for good before; only staff's retry (attempt > 1) tries again.
+            return OperationOutcome.FAILED
+        refusal = check(payment, requested)
+        if refusal is not None and refusal.defer:
+            _schedule_retry(payment, requested, attempt, refusal.code, refusal.message)
+            return OperationOutcome.DEFERRED
+        if refusal is not None:
+            _ledger_failure(payment, requested, refusal.code, refusal.message)
+            _save(payment)
+            return OperationOutcome.FAILED
+        _ledger(
+            payment,
+            operation=operation,
+            event=LedgerEvent.ATTEMPTED,
+            amount=requested.amount,
+            idempotency_key=key,
+            shipment_id=requested.shipment_id,
+            message=f"attempt {attempt}",
+        )
+
+    try:
+        result = call(payment, requested)
+    except ProviderUnavailable as error:
+        with transaction.atomic():
+            payment = _lock_payment(payment_id)
+            if attempt >= settings.PAYMENTS_CAPTURE_MAX_ATTEMPTS:
+                _ledger_failure(
+                    payment,
+                    requested,
+                    error.code,
+                    f"Provider unavailable after {attempt} attempts: {error}",
+                )
+                _save(payment)
+                return OperationOutcome.FAILED
+            _schedule_retry(payment, requested, attempt, error.code, str(error))
+        return OperationOutcome.RETRY_SCHEDULED
+    except PaymentError as error:
+        with transaction.atomic():
+            payment = _lock_payment(payment_id)
+            if LedgerEvent.SUCCEEDED in _key_entries(payment, key):
+                return OperationOutcome.ALREADY_DONE
+            _ledger_failure(payment, requested, error.code, str(error))
+            if on_refused is not None:
+                on_refused(payment, error)
+            _save(payment)
+        return OperationOutcome.FAILED
+
+    with transaction.atomic():
+        payment = _lock_payment(payment_id)
+        if LedgerEvent.SUCCEEDED in _key_entries(payment, key):
+            return OperationOutcome.ALREADY_DONE
+        moved = apply(payment, requested, result)
+        _ledger(
+            payment,
+            operation=operation,
+            event=LedgerEvent.SUCCEEDED,
+            amount=moved,
+            idempotency_key=key,
+            shipment_id=requested.shipment_id,
+            provider_reference=result.provider_reference,
+        )
+        if payment.failure_code and not _has_open_failures(payment):
+            payment.needs_attention = False
+            payment.failure_code = ""
+            payment.failure_message = ""
+        _save(payment)
+    return OperationOutcome.SUCCEEDED
+
+
+def _has_open_failures(payment: Payment) -> bool:
+    """Whether a request on this payment ended failed and was not retried to success."""
+    failed = set(
+        payment.ledger.filter(event=LedgerEvent.FAILED).values_list("idempotency_key", flat=True)
+    )
+    succeeded = set(
+        payment.ledger.filter(event=LedgerEvent.SUCCEEDED).values_list("idempotency_key", flat=True)
+    )
+    return bool(failed - succeeded)
+
+
+def _ledger_failure(payment: Payment, requested: PaymentLedgerEntry, code: str, message: str):
+    _ledger(
+        payment,
+        operation=requested.operation,
+        event=LedgerEvent.FAILED,
+        amount=requested.amount,
+        idempotency_key=requested.idempotency_key,
+        shipment_id=requested.shipment_id,
+        error_code=code,
+        message=message,
+    )
+    _flag(payment, code, message)
+
+
+def _schedule_retry(
+    payment: Payment, requested: PaymentLedgerEntry, attempt: int, code: str, message: str
+) -> None:
+    delay = _retry_delay(attempt)
+    _ledger(
+        payment,
+        operation=requested.operation,
+        event=LedgerEvent.RETRY_SCHEDULED,
+        amount=requested.amount,
+        idempotency_key=requested.idempotency_key,
+        shipment_id=requested.shipment_id,
+        error_code=code,
+        message=f"attempt {attempt}: {message}; next in {int(delay.total_seconds())} s",
+    )
+    _enqueue(
+        requested.operation,
+        payment.pk,
+        requested.idempotency_key,
+        attempt=attempt + 1,
+        run_after=timezone.now() + delay,
+    )
+
+
+def _enqueue(operation: str, payment_id: int, key: str, *, attempt: int = 1, run_after=None):
+    from payments import tasks
+
+    task = {
+        LedgerOperation.CAPTURE: tasks.capture_payment,
+        LedgerOperation.VOID: tasks.void_payment,
+        LedgerOperation.REFUND: tasks.refund_payment,
+    }[operation]
+    if run_after is not None:
+        task = task.using(run_after=run_after)
+    task.enqueue(payment_id=payment_id, idempotency_key=key, attempt=attempt)
+
+
+def _request(
+    payment: Payment,
+    *,
+    operation: str,
+    key: str,
+    amount: int,
+    shipment_id: int | None = None,
+    message: str = "",
+) -> bool:
+    """Record a request and enqueue its task, once per key; returns whether it was new."""
+    if payment.ledger.filter(idempotency_key=key, event=LedgerEvent.REQUESTED).exists():
+        return False
+    _ledger(
+        payment,
+        operation=operation,
+        event=LedgerEvent.REQUESTED,
+        amount=amount,
+        idempotency_key=key,
+        shipment_id=shipment_id,
+        message=message,
+    )
+    _enqueue(operation, payment.pk, key)
+    return True
+
+
+# Capture ----------------------------------------------------------------------
 
 
 def payment_request_capture(*, order_id: int, shipment_id: int, amount: int, currency: str) -> None:
-    """Record that a shipment must be charged and enqueue the capture task.
+    """Record that a parcel must be charged and enqueue its capture.
 
     Called inside the shipment's transaction (by the ``order_shipped``
     receiver): the request and its task commit with the shipment or not at
-    all. Raises ``InvalidPaymentTransition`` when nothing can be captured,
-    which rolls the shipment back. Idempotent per shipment.
+    all. Raises ``InvalidPaymentTransition`` when the authorization cannot
+    cover it, which rolls the shipment back. Idempotent per shipment.
     """
-    key = capture_key_for_shipment(shipment_id)
-    from payments.tasks import capture_payment
-
     with transaction.atomic():
         payment = (
             payment_qs_select_for_update()
@@ -256,152 +574,421 @@ def payment_request_capture(*, order_id: int, shipment_id: int, amount: int, cur
             .first()
         )
         if payment is None:
+            latest = Payment.objects.filter(order_id=order_id).first()
+            if latest is not None and latest.status == PaymentStatus.IN_REVIEW:
+                raise InvalidPaymentTransition(_("the payment is still in fraud review"))
+            if latest is not None and latest.status == PaymentStatus.EXPIRED:
+                raise InvalidPaymentTransition(
+                    _("the authorization expired; the customer was asked to authorize again")
+                )
+            raise InvalidPaymentTransition(_("there is no authorized payment to capture"))
+        key = capture_key_for_shipment(shipment_id, payment.pk)
+        if payment.ledger.filter(idempotency_key=key).exists():
+            return  # this parcel's capture is already requested
+        available = payment.capturable_amount - _pending_amount(payment, LedgerOperation.CAPTURE)
+        if currency != payment.currency or amount > available:
             raise InvalidPaymentTransition(
-                f"Order {order_id} has no authorized payment to capture."
+                _("%(amount)s asked, only %(available)s left on the authorization")
+                % {
+                    "amount": format_money(amount, currency),
+                    "available": format_money(available, payment.currency),
+                }
             )
-        if payment.ledger.filter(idempotency_key=key, event=LedgerEvent.REQUESTED).exists():
-            return
-        if currency != payment.currency or amount > payment.capturable_amount:
-            raise InvalidPaymentTransition(
-                f"Cannot capture {amount} {currency}: {payment.capturable_amount} "
-                f"{payment.currency} is left on payment {payment.pk}."
-            )
-        _ledger(
+        _request(
             payment,
             operation=LedgerOperation.CAPTURE,
-            event=LedgerEvent.REQUESTED,
+            key=key,
             amount=amount,
-            idempotency_key=key,
+            shipment_id=shipment_id,
         )
-        capture_payment.enqueue(payment_id=payment.pk, idempotency_key=key)
 
 
-def payment_capture(*, payment_id: int, idempotency_key: str, attempt: int = 1) -> CaptureOutcome:
+def payment_capture(*, payment_id: int, idempotency_key: str, attempt: int = 1) -> OperationOutcome:
     """Capture what a capture request asks for; safe to run any number of times.
 
-    Called by the worker. The provider call runs with no lock held and with
-    the request's idempotency key. A transient provider error schedules a
-    retry with exponential backoff; a permanent one is recorded as failed
-    on the ledger and the payment. A success updates the amounts and queues
-    the debit e-mail in the same transaction, so it is queued exactly once.
+    The last parcel's capture is final: the provider releases what is left
+    of the authorization. A success updates the amounts and queues the debit
+    e-mail in the same transaction, so the e-mail is queued exactly once. An
+    expired authorization marks the payment expired and asks the customer
+    to authorize again.
     """
-    with transaction.atomic():
-        payment = _lock_payment(payment_id)
-        entries = {
-            entry.event: entry
-            for entry in payment.ledger.filter(
-                idempotency_key=idempotency_key,
-                event__in=[LedgerEvent.REQUESTED, LedgerEvent.SUCCEEDED],
-            )
-        }
-        if LedgerEvent.SUCCEEDED in entries:
-            return CaptureOutcome.ALREADY_CAPTURED
-        requested = entries.get(LedgerEvent.REQUESTED)
-        if requested is None:
-            raise PaymentError(f"No capture was requested under {idempotency_key!r}.")
-        amount = requested.amount
-        if payment.status not in CAPTURABLE_STATUSES or amount > payment.capturable_amount:
-            reason = (
-                f"Nothing left to capture: payment is {payment.get_status_display()}, "
-                f"{payment.capturable_amount} left, {amount} asked."
-            )
-            _record_capture_failure(payment, idempotency_key, amount, "not_capturable", reason)
-            return CaptureOutcome.FAILED
-        final = amount == payment.capturable_amount
-        _ledger(
-            payment,
-            operation=LedgerOperation.CAPTURE,
-            event=LedgerEvent.ATTEMPTED,
-            amount=amount,
-            idempotency_key=idempotency_key,
-            message=f"attempt {attempt}",
-        )
-    request = CaptureRequest(
-        provider_reference=payment.provider_reference,
-        amount=amount,
-        currency=payment.currency,
-        idempotency_key=idempotency_key,
-        final=final,
-    )
-    try:
-        result = get_provider(payment.provider).capture(request)
-    except ProviderUnavailable as error:
-        return _capture_retry_or_fail(payment_id, idempotency_key, amount, attempt, error)
-    except (ProviderRejected, PaymentDeclined) as error:
-        with transaction.atomic():
-            payment = _lock_payment(payment_id)
-            _record_capture_failure(payment, idempotency_key, amount, error.code, str(error))
-        return CaptureOutcome.FAILED
+    final = False
 
-    with transaction.atomic():
-        payment = _lock_payment(payment_id)
-        if payment.ledger.filter(
-            idempotency_key=idempotency_key, event=LedgerEvent.SUCCEEDED
-        ).exists():
-            return CaptureOutcome.ALREADY_CAPTURED
-        entry = _ledger(
-            payment,
-            operation=LedgerOperation.CAPTURE,
-            event=LedgerEvent.SUCCEEDED,
-            amount=result.captured_amount,
-            idempotency_key=idempotency_key,
-            provider_reference=result.provider_reference,
+    def check(payment: Payment, requested: PaymentLedgerEntry) -> _Refusal | None:
+        nonlocal final
+        if (
+            payment.status not in CAPTURABLE_STATUSES
+            or requested.amount > payment.capturable_amount
+        ):
+            return _Refusal(
+                "not_capturable",
+                f"Nothing left to capture: payment is {payment.get_status_display()}, "
+                f"{payment.capturable_amount} left, {requested.amount} asked.",
+            )
+        shipment_final = requested.shipment is not None and requested.shipment.is_final
+        final = shipment_final or requested.amount == payment.capturable_amount
+        return None
+
+    def call(payment: Payment, requested: PaymentLedgerEntry):
+        return get_provider(payment.provider).capture(
+            CaptureRequest(
+                provider_reference=payment.provider_reference,
+                amount=requested.amount,
+                currency=payment.currency,
+                idempotency_key=requested.idempotency_key,
+                final=final,
+            )
         )
+
+    def apply(payment: Payment, requested: PaymentLedgerEntry, result) -> int:
         payment.captured_amount += result.captured_amount
         fully = final or payment.captured_amount == payment.authorized_amount
         _move(payment, PaymentStatus.CAPTURED if fully else PaymentStatus.PARTIALLY_CAPTURED)
-        payment.failure_code = ""
-        payment.failure_message = ""
-        payment.save(update_fields=["status", "captured_amount", "failure_code", "failure_message"])
-        customer_email_queue(
-            key=f"captured-{entry.pk}",
-            kind=CustomerEmail.Kind.CAPTURED,
-            order_id=payment.order_id,
-            ledger_entry=entry,
-        )
-    return CaptureOutcome.CAPTURED
+        _queue_email_after(payment, CustomerEmail.Kind.CAPTURED, requested, result.captured_amount)
+        return result.captured_amount
 
-
-def _record_capture_failure(
-    payment: Payment, key: str, amount: int, code: str, message: str
-) -> None:
-    _ledger(
-        payment,
+    return _execute(
+        payment_id=payment_id,
+        key=idempotency_key,
         operation=LedgerOperation.CAPTURE,
-        event=LedgerEvent.FAILED,
-        amount=amount,
-        idempotency_key=key,
-        error_code=code,
-        message=message,
+        attempt=attempt,
+        check=check,
+        call=call,
+        apply=apply,
+        on_refused=_expire_if_provider_says_so,
     )
-    payment.failure_code = code
-    payment.failure_message = message
-    payment.save(update_fields=["failure_code", "failure_message"])
-    logger.error("Capture %s of payment %s failed: %s", key, payment.pk, message)
 
 
-def _capture_retry_or_fail(
-    payment_id: int, key: str, amount: int, attempt: int, error: PaymentError
-) -> CaptureOutcome:
-    from payments.tasks import capture_payment
+def _expire_if_provider_says_so(payment: Payment, error: PaymentError) -> None:
+    if error.code == "authorization_expired" and payment.can_transition_to(PaymentStatus.EXPIRED):
+        _expire(payment)
 
+
+def _queue_email_after(payment: Payment, kind: str, requested: PaymentLedgerEntry, amount: int):
+    """Queue the customer e-mail for the success about to be written (same transaction)."""
+    # The success entry is written right after ``apply``; the e-mail names the
+    # request, whose key is unique, and carries the amount that moved.
+    customer_email_queue(
+        key=f"{kind}-{requested.idempotency_key}",
+        kind=kind,
+        order_id=payment.order_id,
+        ledger_entry=requested,
+        amount=amount,
+    )
+
+
+def payment_retry_failed_captures(*, order_id: int) -> int:
+    """Staff's retry of captures that failed for good; returns how many were requeued.
+
+    A capture the provider refused for certain (the authorization expired, or
+    nothing was left) moves to the order's current authorization under a new
+    key. Any other failure (the provider never answered) is retried on the
+    same authorization with the same key, so a capture whose answer was lost
+    is found, not repeated.
+    """
+    requeued = 0
+    with transaction.atomic():
+        payments = list(payment_qs_select_for_update().filter(order_id=order_id))
+        current = next((p for p in payments if p.status in CAPTURABLE_STATUSES), None)
+        for payment in payments:
+            for requested in _failed_requests(payment, LedgerOperation.CAPTURE):
+                failure = payment.ledger.filter(
+                    idempotency_key=requested.idempotency_key, event=LedgerEvent.FAILED
+                ).last()
+                if failure.error_code in DEFINITE_REFUSALS and requested.shipment_id:
+                    if current is None or current.pk == payment.pk:
+                        continue
+                    if _request(
+                        current,
+                        operation=LedgerOperation.CAPTURE,
+                        key=capture_key_for_shipment(requested.shipment_id, current.pk),
+                        amount=requested.amount,
+                        shipment_id=requested.shipment_id,
+                        message=f"moved from {requested.idempotency_key}",
+                    ):
+                        requeued += 1
+                else:
+                    _enqueue(
+                        LedgerOperation.CAPTURE, payment.pk, requested.idempotency_key, attempt=2
+                    )
+                    requeued += 1
+    return requeued
+
+
+def _failed_requests(payment: Payment, operation: str) -> list[PaymentLedgerEntry]:
+    events: dict[str, set[str]] = {}
+    requests: dict[str, PaymentLedgerEntry] = {}
+    for entry in payment.ledger.filter(operation=operation).order_by("pk"):
+        events.setdefault(entry.idempotency_key, set()).add(entry.event)
+        if entry.event == LedgerEvent.REQUESTED:
+            requests[entry.idempotency_key] = entry
+    return [
+        requests[key]
+        for key, seen in events.items()
+        if key in requests and LedgerEvent.FAILED in seen and LedgerEvent.SUCCEEDED not in seen
+    ]
+
+
+# Void -------------------------------------------------------------------------
+
+
+def payment_request_release(*, order_id: int) -> None:
+    """Record that what is left of the order's hold must be released, and enqueue it.
+
+    Called in the cancellation's transaction (``order_cancelled``). Captures
+    already requested for shipped parcels go first: the void waits for them.
+    Nothing is requested when no authorization is left to release.
+    """
+    with transaction.atomic():
+        payment = (
+            payment_qs_select_for_update()
+            .filter(order_id=order_id, status__in=VOIDABLE_STATUSES)
+            .first()
+        )
+        if payment is None:
+            return
+        _request(
+            payment,
+            operation=LedgerOperation.VOID,
+            key=f"void-payment-{payment.pk}",
+            amount=payment.capturable_amount if payment.status in CAPTURABLE_STATUSES else 0,
+        )
+
+
+def payment_void(*, payment_id: int, idempotency_key: str, attempt: int = 1) -> OperationOutcome:
+    """Release what is left of an authorization; tells the customer once released."""
+
+    def check(payment: Payment, requested: PaymentLedgerEntry) -> _Refusal | None:
+        if payment.status not in VOIDABLE_STATUSES:
+            return _Refusal(
+                "not_voidable", f"Nothing to release: payment is {payment.get_status_display()}."
+            )
+        if _pending(payment, LedgerOperation.CAPTURE):
+            return _Refusal("captures_pending", "Waiting for requested captures.", defer=True)
+        return None
+
+    def call(payment: Payment, requested: PaymentLedgerEntry):
+        return get_provider(payment.provider).void(
+            VoidRequest(
+                provider_reference=payment.provider_reference,
+                idempotency_key=requested.idempotency_key,
+            )
+        )
+
+    def apply(payment: Payment, requested: PaymentLedgerEntry, result) -> int:
+        _move(payment, PaymentStatus.CAPTURED if payment.captured_amount else PaymentStatus.VOIDED)
+        _queue_email_after(payment, CustomerEmail.Kind.RELEASED, requested, result.released_amount)
+        return result.released_amount
+
+    return _execute(
+        payment_id=payment_id,
+        key=idempotency_key,
+        operation=LedgerOperation.VOID,
+        attempt=attempt,
+        check=check,
+        call=call,
+        apply=apply,
+    )
+
+
+# Refund -----------------------------------------------------------------------
+
+
+def payment_request_refund(*, payment_id: int, amount: int, request_token: str) -> None:
+    """Record a refund staff asked for and enqueue it; idempotent per ``request_token``.
+
+    Raises ``InvalidPaymentTransition`` (nothing recorded) when the amount is
+    not positive or exceeds what was captured less what is refunded or
+    being refunded.
+    """
     with transaction.atomic():
         payment = _lock_payment(payment_id)
-        if attempt >= settings.PAYMENTS_CAPTURE_MAX_ATTEMPTS:
-            message = f"Provider unavailable after {attempt} attempts: {error}"
-            _record_capture_failure(payment, key, amount, error.code, message)
-            return CaptureOutcome.FAILED
-        delay = timedelta(seconds=settings.PAYMENTS_CAPTURE_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
-        _ledger(
-            payment,
-            operation=LedgerOperation.CAPTURE,
-            event=LedgerEvent.FAILED,
-            amount=amount,
-            idempotency_key=key,
-            error_code=error.code,
-            message=f"attempt {attempt}: {error}; retrying in {int(delay.total_seconds())} s",
+        key = f"refund-{request_token}"
+        if payment.ledger.filter(idempotency_key=key).exists():
+            return
+        available = payment.refundable_amount - _pending_amount(payment, LedgerOperation.REFUND)
+        if payment.status not in REFUNDABLE_STATUSES or available <= 0:
+            raise InvalidPaymentTransition(_("nothing captured is left to refund"))
+        if not 0 < amount <= available:
+            raise InvalidPaymentTransition(
+                _("a refund must be between %(min)s and %(max)s")
+                % {
+                    "min": format_money(1, payment.currency),
+                    "max": format_money(available, payment.currency),
+                }
+            )
+        _request(payment, operation=LedgerOperation.REFUND, key=key, amount=amount)
+
+
+def payment_refund(*, payment_id: int, idempotency_key: str, attempt: int = 1) -> OperationOutcome:
+    """Give back a requested amount; the customer is e-mailed once it is refunded."""
+
+    def check(payment: Payment, requested: PaymentLedgerEntry) -> _Refusal | None:
+        if requested.amount > payment.refundable_amount:
+            return _Refusal(
+                "amount_too_large",
+                f"{requested.amount} asked, {payment.refundable_amount} refundable.",
+            )
+        return None
+
+    def call(payment: Payment, requested: PaymentLedgerEntry):
+        return get_provider(payment.provider).refund(
+            RefundRequest(
+                provider_reference=payment.provider_reference,
+                amount=requested.amount,
+                currency=payment.currency,
+                idempotency_key=requested.idempotency_key,
+            )
         )
-        capture_payment.using(run_after=timezone.now() + delay).enqueue(
-            payment_id=payment_id, idempotency_key=key, attempt=attempt + 1
+
+    def apply(payment: Payment, requested: PaymentLedgerEntry, result) -> int:
+        payment.refunded_amount += result.refunded_amount
+        if payment.status != PaymentStatus.PARTIALLY_CAPTURED:
+            everything = payment.refunded_amount == payment.captured_amount
+            _move(
+                payment,
+                PaymentStatus.REFUNDED if everything else PaymentStatus.PARTIALLY_REFUNDED,
+            )
+        _queue_email_after(payment, CustomerEmail.Kind.REFUNDED, requested, result.refunded_amount)
+        return result.refunded_amount
+
+    return _execute(
+        payment_id=payment_id,
+        key=idempotency_key,
+        operation=LedgerOperation.REFUND,
+        attempt=attempt,
+        check=check,
+        call=call,
+        apply=apply,
+    )
+
+
+# Expiry and recovery ----------------------------------------------------------
+
+
+def _expire(payment: Payment) -> None:
+    """Mark a lapsed authorization expired and ask the customer for a new one."""
+    left = payment.capturable_amount
+    _move(payment, PaymentStatus.EXPIRED)
+    _ledger(
+        payment,
+        operation=LedgerOperation.EXPIRE,
+        event=LedgerEvent.SUCCEEDED,
+        amount=left,
+        idempotency_key=f"expire-payment-{payment.pk}",
+    )
+    _flag(
+        payment,
+        "authorization_expired",
+        f"The authorization lapsed on {payment.authorization_expires_at:%Y-%m-%d %H:%M} "
+        "before everything was captured; the customer was asked to authorize again.",
+    )
+    customer_email_queue(
+        key=f"reauthorize-payment-{payment.pk}",
+        kind=CustomerEmail.Kind.REAUTHORIZE,
+        order_id=payment.order_id,
+        amount=left,
+    )
+
+
+@dataclass(frozen=True)
+class WatchReport:
+    expired: list[int]
+    warned: list[int]
+    requeued: list[str]
+
+
+def payment_watch_authorizations(*, now: datetime | None = None) -> WatchReport:
+    """The periodic check: expire lapsed holds, warn staff of soon-lapsing ones, recover.
+
+    - An authorization past its capture-before date with something left to
+      capture is marked expired (never silently): the order shows it, and
+      the customer gets a link to authorize again.
+    - Staff get one e-mail listing authorizations that lapse within
+      ``PAYMENTS_EXPIRY_WARNING_HOURS`` with something left to capture;
+      each is listed once.
+    - A capture, void or refund with no news for
+      ``PAYMENTS_STALE_OPERATION_MINUTES`` (its worker died) is enqueued
+      again with the same key, which the provider answers idempotently.
+    """
+    now = now or timezone.now()
+    expired: list[int] = []
+    lapsing = Payment.objects.filter(
+        status__in=CAPTURABLE_STATUSES, authorization_expires_at__lte=now
+    ).values_list("pk", flat=True)
+    for payment_id in lapsing:
+        with transaction.atomic():
+            payment = _lock_payment(payment_id)
+            if payment.status in CAPTURABLE_STATUSES and payment.authorization_expires_at <= now:
+                if _pending(payment, LedgerOperation.CAPTURE) or payment.capturable_amount == 0:
+                    continue  # a capture is on its way: its own answer will tell
+                _expire(payment)
+                _save(payment)
+                expired.append(payment.pk)
+
+    warned = _warn_staff_of_expiring(now)
+    requeued = _requeue_stale_operations(now)
+    return WatchReport(expired=expired, warned=warned, requeued=requeued)
+
+
+def _warn_staff_of_expiring(now: datetime) -> list[int]:
+    horizon = now + timedelta(hours=settings.PAYMENTS_EXPIRY_WARNING_HOURS)
+    with transaction.atomic():
+        payments = list(
+            payment_qs_select_for_update()
+            .filter(
+                status__in=CAPTURABLE_STATUSES,
+                authorization_expires_at__gt=now,
+                authorization_expires_at__lte=horizon,
+                expiry_warning_sent_at__isnull=True,
+            )
+            .select_related("order")
         )
-    return CaptureOutcome.RETRY_SCHEDULED
+        payments = [p for p in payments if p.capturable_amount > 0]
+        for payment in payments:
+            payment.expiry_warning_sent_at = now
+            payment.save(update_fields=["expiry_warning_sent_at"])
+    if payments:
+        try:
+            staff_email_expiring_authorizations(payments)
+        except Exception:
+            Payment.objects.filter(pk__in=[p.pk for p in payments]).update(
+                expiry_warning_sent_at=None
+            )
+            raise
+    return [p.pk for p in payments]
+
+
+def _requeue_stale_operations(now: datetime) -> list[str]:
+    stale_before = now - timedelta(minutes=settings.PAYMENTS_STALE_OPERATION_MINUTES)
+    requeued = []
+    operations = [LedgerOperation.CAPTURE, LedgerOperation.VOID, LedgerOperation.REFUND]
+    open_requests = (
+        PaymentLedgerEntry.objects.filter(operation__in=operations, event=LedgerEvent.REQUESTED)
+        .exclude(
+            idempotency_key__in=PaymentLedgerEntry.objects.filter(event__in=TERMINAL_EVENTS).values(
+                "idempotency_key"
+            )
+        )
+        .order_by("pk")
+    )
+    for requested in open_requests:
+        latest = (
+            PaymentLedgerEntry.objects.filter(idempotency_key=requested.idempotency_key)
+            .order_by("-pk")
+            .first()
+        )
+        if latest.created_at <= stale_before:
+            with transaction.atomic():
+                _ledger(
+                    Payment.objects.get(pk=requested.payment_id),
+                    operation=requested.operation,
+                    event=LedgerEvent.RETRY_SCHEDULED,
+                    amount=requested.amount,
+                    idempotency_key=requested.idempotency_key,
+                    shipment_id=requested.shipment_id,
+                    message="no news from the worker: enqueued again",
+                )
+                _enqueue(requested.operation, requested.payment_id, requested.idempotency_key)
+            requeued.append(requested.idempotency_key)
+    return requeued

@@ -202,6 +202,18 @@ SHOP_CURRENCY = "EUR"
 # How often the capture task retries a provider that does not answer.
 PAYMENTS_CAPTURE_MAX_ATTEMPTS = env.int("PAYMENTS_CAPTURE_MAX_ATTEMPTS", default=6)
 PAYMENTS_CAPTURE_RETRY_BASE_SECONDS = env.int("PAYMENTS_CAPTURE_RETRY_BASE_SECONDS", default=30)
+# How long an authorization lasts, per method, in days (e.g. "card=7"); the
+# defaults follow the card networks (payments/methods.py).
+PAYMENTS_AUTHORIZATION_DAYS = {
+    method: int(days)
+    for method, days in env.dict("PAYMENTS_AUTHORIZATION_DAYS", default={}).items()
+}
+# Staff are warned when an authorization with something left to capture
+# expires within this many hours; who receives the warning.
+PAYMENTS_EXPIRY_WARNING_HOURS = env.int("PAYMENTS_EXPIRY_WARNING_HOURS", default=48)
+STAFF_NOTIFICATION_EMAIL = env.list("STAFF_NOTIFICATION_EMAIL", default=["staff@example.com"])
+# A money operation with no news for this long is re-enqueued (its worker died).
+PAYMENTS_STALE_OPERATION_MINUTES = env.int("PAYMENTS_STALE_OPERATION_MINUTES", default=60)
 
 LOGGING = {
     "version": 1,

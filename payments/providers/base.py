@@ -54,6 +54,7 @@ class AuthorizeRequest:
     payment_token: str
     order_reference: str
     idempotency_key: str
+    method: str = "card"
 
 
 @dataclass(frozen=True, kw_only=True)

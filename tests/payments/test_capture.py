@@ -10,7 +10,7 @@ from payments.exceptions import ProviderRejected, ProviderUnavailable
 from payments.models import CustomerEmail, LedgerEvent, Payment, PaymentLedgerEntry, PaymentStatus
 from payments.providers.sandbox.models import SandboxCapture
 from payments.providers.sandbox.provider import SandboxProvider
-from payments.services import CaptureOutcome, capture_key_for_shipment, payment_capture
+from payments.services import OperationOutcome, capture_key_for_shipment, payment_capture
 from tests.factories import ProductVariantFactory
 from tests.helpers import place_order
 
@@ -85,7 +85,7 @@ def test_a_capture_task_run_twice_captures_and_emails_once(order, run_tasks):
     second = payment_capture(payment_id=payment.pk, idempotency_key=key)
     run_tasks()  # the queued task runs a third time
 
-    assert (first, second) == (CaptureOutcome.CAPTURED, CaptureOutcome.ALREADY_CAPTURED)
+    assert (first, second) == (OperationOutcome.SUCCEEDED, OperationOutcome.ALREADY_DONE)
     assert SandboxCapture.objects.count() == 1
     assert CustomerEmail.objects.count() == 1
     assert len(mail.outbox) == 1
@@ -104,12 +104,12 @@ def test_a_lost_answer_is_recovered_by_the_retry_without_capturing_twice(order, 
 
     with mock.patch.object(SandboxProvider, "capture", capture_then_crash):
         outcome = payment_capture(payment_id=payment.pk, idempotency_key=key)
-    assert outcome == CaptureOutcome.RETRY_SCHEDULED
+    assert outcome == OperationOutcome.RETRY_SCHEDULED
     payment.refresh_from_db()
     assert payment.captured_amount == 0
 
     assert payment_capture(payment_id=payment.pk, idempotency_key=key, attempt=2) == (
-        CaptureOutcome.CAPTURED
+        OperationOutcome.SUCCEEDED
     )
     payment.refresh_from_db()
     assert payment.captured_amount == order.total_amount
@@ -127,7 +127,7 @@ def test_a_transient_error_schedules_a_retry_with_backoff(order, settings):
     with mock.patch.object(SandboxProvider, "capture", side_effect=ProviderUnavailable("503")):
         outcome = payment_capture(payment_id=payment.pk, idempotency_key=key, attempt=2)
 
-    assert outcome == CaptureOutcome.RETRY_SCHEDULED
+    assert outcome == OperationOutcome.RETRY_SCHEDULED
     retry = DBTaskResult.objects.filter(task_path="payments.tasks.capture_payment").latest(
         "enqueued_at"
     )
@@ -144,19 +144,26 @@ def test_a_permanent_refusal_is_recorded_and_visible(order):
     with mock.patch.object(
         SandboxProvider,
         "capture",
-        side_effect=ProviderRejected("expired", code="authorization_expired"),
+        side_effect=ProviderRejected("refused", code="charge_not_capturable"),
     ):
         outcome = payment_capture(payment_id=payment.pk, idempotency_key=key)
 
-    assert outcome == CaptureOutcome.FAILED
+    assert outcome == OperationOutcome.FAILED
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.AUTHORIZED
     assert payment.captured_amount == 0
-    assert payment.failure_code == "authorization_expired"
+    assert payment.needs_attention
+    assert payment.failure_code == "charge_not_capturable"
     assert PaymentLedgerEntry.objects.filter(
-        idempotency_key=key, event=LedgerEvent.FAILED, error_code="authorization_expired"
+        idempotency_key=key, event=LedgerEvent.FAILED, error_code="charge_not_capturable"
     ).exists()
     assert CustomerEmail.objects.count() == 0
+    # The task running again does not call the provider again.
+    with mock.patch.object(SandboxProvider, "capture") as capture:
+        assert payment_capture(payment_id=payment.pk, idempotency_key=key) == (
+            OperationOutcome.FAILED
+        )
+    capture.assert_not_called()
 
 
 def test_retries_stop_after_the_last_attempt(order, settings):
@@ -168,7 +175,7 @@ def test_retries_stop_after_the_last_attempt(order, settings):
     with mock.patch.object(SandboxProvider, "capture", side_effect=ProviderUnavailable("503")):
         outcome = payment_capture(payment_id=payment.pk, idempotency_key=key, attempt=3)
 
-    assert outcome == CaptureOutcome.FAILED
+    assert outcome == OperationOutcome.FAILED
     payment.refresh_from_db()
     assert payment.failure_code == "provider_unavailable"
 

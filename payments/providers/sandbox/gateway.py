@@ -11,13 +11,13 @@ HTTP API.
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from payments.methods import authorization_validity
 from payments.providers.sandbox.models import (
     SandboxCapture,
     SandboxCardSession,
@@ -26,8 +26,6 @@ from payments.providers.sandbox.models import (
     SandboxIdempotencyRecord,
 )
 from payments.providers.sandbox.testcards import TEST_CARDS, Behaviour
-
-AUTHORIZATION_VALIDITY = timedelta(days=7)
 
 
 class SandboxError(Exception):
@@ -183,7 +181,13 @@ def _charge_response(charge: SandboxCharge) -> dict[str, Any]:
 
 
 def authorize(
-    *, token: str, amount: int, currency: str, order_reference: str, idempotency_key: str
+    *,
+    token: str,
+    amount: int,
+    currency: str,
+    order_reference: str,
+    idempotency_key: str,
+    method: str = "card",
 ) -> dict[str, Any]:
     def perform() -> dict[str, Any]:
         card = SandboxCardToken.objects.select_for_update().filter(pk=token).first()
@@ -204,7 +208,7 @@ def authorize(
             authorized_amount=0 if decline else amount,
             status=SandboxCharge.Status.DECLINED if decline else SandboxCharge.Status.AUTHORIZED,
             decline_code=decline[0] if decline else "",
-            expires_at=now + AUTHORIZATION_VALIDITY,
+            expires_at=now + authorization_validity(method),
         )
         if decline:
             raise SandboxError("declined", *decline)

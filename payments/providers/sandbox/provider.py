@@ -86,6 +86,7 @@ class SandboxProvider(PaymentProvider):
                 currency=request.currency,
                 order_reference=request.order_reference,
                 idempotency_key=request.idempotency_key,
+                method=request.method,
             )
         except SandboxError as error:
             raise _raise(error) from error
