@@ -11,8 +11,6 @@ from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,6 +21,7 @@ from orders.exceptions import (
     OutOfStock,
 )
 from orders.models import Order, OrderLine, OrderStatus, Shipment, ShipmentLine
+from orders.selectors import order_lines_left_to_ship
 from orders.shipping import SHIPPING_METHODS
 from orders.signals import order_cancelled, order_shipped
 from shop.models import ProductVariant
@@ -190,14 +189,6 @@ def _release_quantities(lines: list[tuple[OrderLine, int]]) -> None:
             variant.save(update_fields=["stock"])
 
 
-def _remaining_quantities(order: Order) -> dict[int, tuple[OrderLine, int]]:
-    """Each line with what is left to ship: ordered less shipped less cancelled."""
-    lines = list(order.lines.annotate(shipped=Coalesce(Sum("shipment_lines__quantity"), 0)))
-    return {
-        line.pk: (line, line.quantity - line.shipped - line.cancelled_quantity) for line in lines
-    }
-
-
 def order_ship(
     *,
     order_id: int,
@@ -228,7 +219,7 @@ def order_ship(
             )
         if not order.can_transition_to(OrderStatus.SHIPPED):
             _move(order, OrderStatus.SHIPPED)  # raises with the reason
-        remaining = _remaining_quantities(order)
+        remaining = order_lines_left_to_ship(order=order)
         wanted = (
             {line_id: left for line_id, (_line, left) in remaining.items() if left > 0}
             if lines is None
@@ -298,7 +289,7 @@ def order_cancel(*, order_id: int) -> Order:
                 _("Order %(number)s is “%(current)s”: there is nothing left to cancel.")
                 % {"number": order.number, "current": order.get_status_display()}
             )
-        remaining = _remaining_quantities(order)
+        remaining = order_lines_left_to_ship(order=order)
         cancelled_value = 0
         to_release = []
         for line, left in remaining.values():

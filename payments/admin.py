@@ -1,10 +1,30 @@
-from django.contrib import admin
-from django.utils.translation import gettext_lazy
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from orders.admin import OrderAdmin as BaseOrderAdmin
 from orders.admin import ReadOnlyInline
 from orders.models import Order
-from payments.models import CustomerEmail, Payment, PaymentLedgerEntry
+from payments.exceptions import PaymentError
+from payments.forms import RefundForm
+from payments.models import (
+    CAPTURABLE_STATUSES,
+    REFUNDABLE_STATUSES,
+    CustomerEmail,
+    Payment,
+    PaymentLedgerEntry,
+)
+from payments.services import payment_request_refund, payment_retry_failed_captures
 from shop.money import format_money
 
 
@@ -22,6 +42,7 @@ class PaymentInline(ReadOnlyInline):
     model = Payment
     fields = [
         "status",
+        "needs_attention",
         "provider",
         "card",
         "authorized",
@@ -54,23 +75,143 @@ class LedgerInline(ReadOnlyInline):
     amount_display = _money("amount", gettext_lazy("amount"))
 
 
+class NeedsAttentionFilter(admin.SimpleListFilter):
+    title = gettext_lazy("payment attention")
+    parameter_name = "payment_attention"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("attention", gettext_lazy("Needs attention (failed or expired)")),
+            ("expiring", gettext_lazy("Authorization lapses within 48 h")),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "attention":
+            return queryset.filter(payments__needs_attention=True).distinct()
+        if self.value() == "expiring":
+            horizon = timezone.now() + timedelta(hours=settings.PAYMENTS_EXPIRY_WARNING_HOURS)
+            return queryset.filter(
+                payments__status__in=CAPTURABLE_STATUSES,
+                payments__authorization_expires_at__lte=horizon,
+            ).distinct()
+        return queryset
+
+
 admin.site.unregister(Order)
 
 
 @admin.register(Order)
 class OrderAdmin(BaseOrderAdmin):
-    """The orders admin, with the payment and its ledger alongside."""
+    """The orders admin, with the payment, its ledger and the money actions alongside."""
 
     inlines = [*BaseOrderAdmin.inlines, PaymentInline, LedgerInline]
     list_display = [*BaseOrderAdmin.list_display, "payment_status"]
+    list_filter = [NeedsAttentionFilter, *BaseOrderAdmin.list_filter]
+    actions = [*BaseOrderAdmin.actions, "retry_failed_captures"]
+    change_form_template = "admin/payments/order_change_form.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("payments")
 
     @admin.display(description=gettext_lazy("payment"))
     def payment_status(self, order: Order) -> str:
-        payments = sorted(order.payments.all(), key=lambda p: (p.created_at, p.pk))
-        return payments[-1].get_status_display() if payments else "–"
+        payments = list(order.payments.all())  # newest first
+        if not payments:
+            return "–"
+        label = payments[0].get_status_display()
+        if any(p.needs_attention for p in payments):
+            return format_html("⚠ {} ({})", label, _("needs attention"))
+        return label
+
+    @admin.action(description=gettext_lazy("Retry failed captures"))
+    def retry_failed_captures(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        for order in queryset:
+            count = payment_retry_failed_captures(order_id=order.pk)
+            if count:
+                self.message_user(
+                    request,
+                    ngettext(
+                        "Order %(number)s: %(count)d capture queued again.",
+                        "Order %(number)s: %(count)d captures queued again.",
+                        count,
+                    )
+                    % {"number": order.number, "count": count},
+                    messages.SUCCESS,
+                )
+            else:
+                self.message_user(
+                    request,
+                    _(
+                        "Order %(number)s: no failed capture can be retried now (if the "
+                        "authorization expired, the customer must authorize again first)."
+                    )
+                    % {"number": order.number},
+                    messages.WARNING,
+                )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_refund": Payment.objects.filter(
+                order_id=object_id, status__in=REFUNDABLE_STATUSES, captured_amount__gt=0
+            ).exists(),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:order_id>/refund/",
+                self.admin_site.admin_view(self.refund_view),
+                name="orders_order_refund",
+            ),
+            *super().get_urls(),
+        ]
+
+    def refund_view(self, request: HttpRequest, order_id: int) -> HttpResponse:
+        """Ask for an amount, then queue the refund through the service."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        order = Order.objects.filter(pk=order_id).first()
+        payment = (
+            Payment.objects.filter(order_id=order_id, status__in=REFUNDABLE_STATUSES)
+            .order_by("-created_at")
+            .first()
+        )
+        if order is None or payment is None or payment.refundable_amount <= 0:
+            self.message_user(request, _("Nothing captured is left to refund."), messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:orders_order_changelist"))
+        form = RefundForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            amount = form.cleaned_data["amount"]
+            try:
+                payment_request_refund(
+                    payment_id=payment.pk,
+                    amount=amount,
+                    request_token=str(form.cleaned_data["request_token"]),
+                )
+            except PaymentError as error:
+                form.add_error("amount", str(error))
+            else:
+                self.message_user(
+                    request,
+                    _(
+                        "Order %(number)s: the refund of %(amount)s is queued; the customer "
+                        "will be e-mailed once it is done."
+                    )
+                    % {"number": order.number, "amount": format_money(amount, payment.currency)},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Refund order %(number)s") % {"number": order.number},
+            "opts": self.model._meta,
+            "order": order,
+            "payment": payment,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/payments/refund.html", context)
 
 
 @admin.register(Payment)

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -20,8 +21,10 @@ from orders.models import Order, OrderStatus
 from orders.selectors import order_get_with_lines
 from orders.services import CustomerDetails, order_place
 from orders.shipping import SHIPPING_METHODS
+from payments.emails import reauthorize_signature_valid
 from payments.exceptions import PaymentError
 from payments.messages import payment_failure_message
+from payments.models import PaymentStatus
 from payments.providers.base import CardDetails
 from payments.selectors import payment_latest_for_order
 from payments.services import (
@@ -29,6 +32,7 @@ from payments.services import (
     payment_card_session_read,
     payment_card_session_start,
     payment_create_for_order,
+    payment_outstanding_amount,
 )
 from shop.cart import Cart, CartSummary
 from shop.checkout import CheckoutState
@@ -254,3 +258,75 @@ def order_confirmation(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
         "shop/order_confirmation.html",
         {"order": order, "payment": payment_latest_for_order(order_id=order.pk)},
     )
+
+
+# A new authorization is asked for when the last one lapsed or failed.
+REAUTHORIZABLE = (PaymentStatus.EXPIRED, PaymentStatus.FAILED, PaymentStatus.VOIDED)
+
+
+def _order_for_link(token: uuid.UUID, signature: str):
+    order = Order.objects.filter(token=token).first()
+    if order is None or not reauthorize_signature_valid(order, signature):
+        raise Http404(_("This link is not valid any more. Please contact us."))
+    return order
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def order_reauthorize(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
+    """The link e-mailed when an authorization lapsed: authorize what is left, again."""
+    signature = request.GET.get("sig", "")
+    order = _order_for_link(token, signature)
+    outstanding = payment_outstanding_amount(order_id=order.pk)
+    current = payment_latest_for_order(order_id=order.pk)
+    needed = (
+        order.status in (OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED)
+        and outstanding > 0
+        and (current is None or current.status in REAUTHORIZABLE)
+    )
+    if request.method == "POST" and needed:
+        query = "?" + urlencode({"sig": signature})
+        session = payment_card_session_start(
+            amount=outstanding,
+            currency=order.currency,
+            return_url=request.build_absolute_uri(
+                reverse("shop:order_reauthorize_return", kwargs={"token": order.token}) + query
+            ),
+            cancel_url=request.build_absolute_uri(request.path + query),
+            language=get_language(),
+        )
+        return redirect(session.redirect_url)
+    return render(
+        request,
+        "shop/order_reauthorize.html",
+        {"order": order, "outstanding": outstanding, "needed": needed, "payment": current},
+    )
+
+
+@never_cache
+@require_GET
+def order_reauthorize_return(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
+    signature = request.GET.get("sig", "")
+    order = _order_for_link(token, signature)
+    back = (
+        reverse("shop:order_reauthorize", kwargs={"token": order.token})
+        + "?"
+        + urlencode({"sig": signature})
+    )
+    completed = payment_card_session_read(session_id=request.GET.get("session_id", ""))
+    if completed is None:
+        messages.error(request, _("The card details were not received. Please enter them again."))
+        return redirect(back)
+    try:
+        payment = payment_create_for_order(
+            order_id=order.pk, payment_token=completed.payment_token, card=completed.card
+        )
+        payment_authorize(payment_id=payment.pk)
+    except PaymentError as error:
+        messages.error(request, payment_failure_message(error.code))
+        return redirect(back)
+    messages.success(
+        request,
+        _("Thank you: the amount is held on your card again, and your order can ship."),
+    )
+    return redirect(back)

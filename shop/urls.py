@@ -32,6 +32,16 @@ storefront = (
             checkout_views.order_confirmation,
             name="order_confirmation",
         ),
+        path(
+            "orders/<uuid:token>/authorize/",
+            checkout_views.order_reauthorize,
+            name="order_reauthorize",
+        ),
+        path(
+            "orders/<uuid:token>/authorize/return/",
+            checkout_views.order_reauthorize_return,
+            name="order_reauthorize_return",
+        ),
     ],
     "shop",
 )

@@ -1,0 +1,38 @@
+"""Run the periodic payments check now, or make sure the worker runs it every 15 minutes."""
+
+from django.core.management.base import BaseCommand, CommandParser
+from django_tasks_db.models import DBTaskResult
+
+from payments.services import payment_watch_authorizations
+from payments.tasks import watch_authorizations
+
+
+class Command(BaseCommand):
+    help = (
+        "Expire lapsed authorizations (and ask customers for new ones), warn staff of those "
+        "lapsing soon, and re-enqueue money operations whose worker died."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--schedule",
+            action="store_true",
+            help="Do not run now: make sure the worker runs the check every 15 minutes.",
+        )
+
+    def handle(self, *args, schedule: bool, **options) -> None:
+        if schedule:
+            pending = DBTaskResult.objects.filter(
+                task_path=watch_authorizations.module_path, status__in=["READY", "RUNNING"]
+            )
+            if pending.exists():
+                self.stdout.write("The payments check is already scheduled.")
+            else:
+                watch_authorizations.enqueue()
+                self.stdout.write("The payments check is scheduled every 15 minutes.")
+            return
+        report = payment_watch_authorizations()
+        self.stdout.write(
+            f"Expired: {len(report.expired)}; staff warned about: {len(report.warned)}; "
+            f"operations re-enqueued: {len(report.requeued)}."
+        )
