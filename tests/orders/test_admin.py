@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
@@ -145,3 +147,137 @@ def test_ship_page_requires_staff(client, order):
     response = client.get(ship_url(order))
     assert response.status_code == 302
     assert "/admin/login/" in response.url
+
+
+def test_staff_ship_part_of_an_order_by_line(staff_client):
+    dress = ProductVariantFactory(product__price_amount=10000, stock=5)
+    scarf = ProductVariantFactory(product__price_amount=5000, stock=5)
+    order = place_order({dress.pk: 2, scarf.pk: 1})
+    dress_line = order.lines.get(variant=dress)
+    scarf_line = order.lines.get(variant=scarf)
+
+    page = staff_client.get(ship_url(order)).content.decode()
+    assert f'name="line_{dress_line.pk}"' in page
+
+    staff_client.post(
+        ship_url(order),
+        {"carrier": "colissimo", f"line_{dress_line.pk}": 1, f"line_{scarf_line.pk}": 0},
+    )
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PARTIALLY_SHIPPED
+    shipment = Shipment.objects.get()
+    assert [(sl.order_line_id, sl.quantity) for sl in shipment.lines.all()] == [(dress_line.pk, 1)]
+    assert shipment.amount == 10000 + order.shipping_amount
+
+
+def test_a_ship_form_with_nothing_chosen_changes_nothing(staff_client, order):
+    line = order.lines.get()
+    response = staff_client.post(ship_url(order), {"carrier": "ups", f"line_{line.pk}": 0})
+    assert response.status_code == 200
+    assert not Shipment.objects.exists()
+
+
+def test_staff_cancel_an_order_after_confirming(staff_client, order, run_tasks):
+    url = reverse("admin:orders_order_cancel") + f"?ids={order.pk}"
+    assert staff_client.get(url).status_code == 200
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CONFIRMED  # the GET only asks
+
+    response = staff_client.post(url, follow=True)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    assert [m.level_tag for m in response.context["messages"]] == ["success"]
+    run_tasks()
+    assert order.payments.get().status == "voided"
+
+
+def test_cancelling_a_shipped_order_is_refused_with_a_message(staff_client, order):
+    staff_client.post(ship_url(order), {"carrier": "colissimo"})
+    url = reverse("admin:orders_order_cancel") + f"?ids={order.pk}"
+    response = staff_client.post(url, follow=True)
+    assert [m.level_tag for m in response.context["messages"]][-1] == "error"
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SHIPPED
+
+
+def test_staff_refund_part_of_a_captured_order(staff_client, order, run_tasks):
+    staff_client.post(ship_url(order), {"carrier": "colissimo"})
+    run_tasks()
+    url = reverse("admin:orders_order_refund", args=[order.pk])
+    page = staff_client.get(url).content.decode()
+    token = re.search(r'name="request_token" value="([^"]+)"', page)[1]
+
+    response = staff_client.post(url, {"amount": "12,50", "request_token": token}, follow=True)
+    staff_client.post(url, {"amount": "12,50", "request_token": token})  # sent twice
+    run_tasks()
+
+    assert [m.level_tag for m in response.context["messages"]] == ["success"]
+    payment = order.payments.get()
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 1250
+
+
+@pytest.mark.parametrize("amount", ["0", "-3", "abc", "1,234", "12.345", "1e3", "NaN", "999999"])
+def test_bad_refund_amounts_are_explained_and_change_nothing(
+    staff_client, order, run_tasks, amount
+):
+    staff_client.post(ship_url(order), {"carrier": "colissimo"})
+    run_tasks()
+    url = reverse("admin:orders_order_refund", args=[order.pk])
+    import uuid
+
+    response = staff_client.post(url, {"amount": amount, "request_token": str(uuid.uuid4())})
+
+    assert response.status_code == 200
+    assert "errornote" in response.content.decode()
+    assert not PaymentLedgerEntry.objects.filter(operation="refund").exists()
+
+
+def test_refund_before_any_capture_says_there_is_nothing_to_refund(staff_client, order):
+    response = staff_client.get(reverse("admin:orders_order_refund", args=[order.pk]))
+    assert response.status_code == 302
+
+
+def test_the_attention_filter_lists_orders_whose_payment_failed(staff_client, order):
+    other = place_order({ProductVariantFactory().pk: 1})
+    order.payments.update(needs_attention=True)
+
+    response = staff_client.get(
+        reverse("admin:orders_order_changelist") + "?payment_attention=attention"
+    )
+    numbers = [o.number for o in response.context["cl"].result_list]
+    assert numbers == [order.number]
+    assert other.number not in numbers
+    response = staff_client.get(
+        reverse("admin:orders_order_changelist") + "?payment_attention=expiring"
+    )
+    assert response.status_code == 200
+
+
+def test_retry_failed_captures_action(staff_client, order, run_tasks):
+    from unittest import mock
+
+    from payments.exceptions import ProviderRejected
+    from payments.providers.sandbox.provider import SandboxProvider
+
+    staff_client.post(ship_url(order), {"carrier": "colissimo"})
+    with mock.patch.object(
+        SandboxProvider, "capture", side_effect=ProviderRejected("x", code="processing_error")
+    ):
+        run_tasks()
+    payment = order.payments.get()
+    payment.refresh_from_db()
+    assert payment.needs_attention
+
+    response = staff_client.post(
+        reverse("admin:orders_order_changelist"),
+        {"action": "retry_failed_captures", "_selected_action": [order.pk]},
+        follow=True,
+    )
+    run_tasks()
+
+    assert [m.level_tag for m in response.context["messages"]][-1] == "success"
+    payment.refresh_from_db()
+    assert payment.captured_amount == order.total_amount
+    assert not payment.needs_attention
