@@ -371,8 +371,13 @@ def _flag(payment: Payment, code: str, message: str) -> None:
     logger.error("Payment %s needs attention: %s", payment.pk, message)
 
 
+MAX_RETRY_DELAY = timedelta(hours=1)
+
+
 def _retry_delay(attempt: int) -> timedelta:
-    return timedelta(seconds=settings.PAYMENTS_CAPTURE_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+    """Exponential backoff from ``PAYMENTS_CAPTURE_RETRY_BASE_SECONDS``, at most an hour."""
+    seconds = settings.PAYMENTS_CAPTURE_RETRY_BASE_SECONDS * 2 ** min(attempt - 1, 16)
+    return min(timedelta(seconds=seconds), MAX_RETRY_DELAY)
 
 
 def _execute(
@@ -665,9 +670,11 @@ def _expire_if_provider_says_so(payment: Payment, error: PaymentError) -> None:
 
 
 def _queue_email_after(payment: Payment, kind: str, requested: PaymentLedgerEntry, amount: int):
-    """Queue the customer e-mail for the success about to be written (same transaction)."""
-    # The success entry is written right after ``apply``; the e-mail names the
-    # request, whose key is unique, and carries the amount that moved.
+    """Queue the customer e-mail for a success, in the transaction that records it.
+
+    The e-mail is keyed by the request (one per operation) and carries the
+    amount that moved.
+    """
     customer_email_queue(
         key=f"{kind}-{requested.idempotency_key}",
         kind=kind,
