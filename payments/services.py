@@ -632,6 +632,10 @@ def payment_capture(*, payment_id: int, idempotency_key: str, attempt: int = 1) 
             )
         shipment_final = requested.shipment is not None and requested.shipment.is_final
         final = shipment_final or requested.amount == payment.capturable_amount
+        others = [e for e in _pending(payment, LedgerOperation.CAPTURE) if e.pk != requested.pk]
+        if final and others:
+            # A final capture closes the authorization: earlier parcels go first.
+            return _Refusal("captures_pending", "Waiting for earlier parcels' captures.", defer=True)
         return None
 
     def call(payment: Payment, requested: PaymentLedgerEntry):
@@ -646,9 +650,11 @@ def payment_capture(*, payment_id: int, idempotency_key: str, attempt: int = 1) 
         )
 
     def apply(payment: Payment, requested: PaymentLedgerEntry, result) -> int:
+        # Money the provider moved is always recorded, whatever happened meanwhile.
         payment.captured_amount += result.captured_amount
         fully = final or payment.captured_amount == payment.authorized_amount
-        _move(payment, PaymentStatus.CAPTURED if fully else PaymentStatus.PARTIALLY_CAPTURED)
+        if payment.status != PaymentStatus.CAPTURED:
+            _move(payment, PaymentStatus.CAPTURED if fully else PaymentStatus.PARTIALLY_CAPTURED)
         _queue_email_after(payment, CustomerEmail.Kind.CAPTURED, requested, result.captured_amount)
         return result.captured_amount
 
