@@ -635,7 +635,9 @@ def payment_capture(*, payment_id: int, idempotency_key: str, attempt: int = 1) 
         others = [e for e in _pending(payment, LedgerOperation.CAPTURE) if e.pk != requested.pk]
         if final and others:
             # A final capture closes the authorization: earlier parcels go first.
-            return _Refusal("captures_pending", "Waiting for earlier parcels' captures.", defer=True)
+            return _Refusal(
+                "captures_pending", "Waiting for earlier parcels' captures.", defer=True
+            )
         return None
 
     def call(payment: Payment, requested: PaymentLedgerEntry):
