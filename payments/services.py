@@ -858,7 +858,9 @@ def payment_refund(*, payment_id: int, idempotency_key: str, attempt: int = 1) -
 
     def apply(payment: Payment, requested: PaymentLedgerEntry, result) -> int:
         payment.refunded_amount += result.refunded_amount
-        if payment.status != PaymentStatus.PARTIALLY_CAPTURED:
+        # Only a settled payment shows its refunds in its status; a partly
+        # captured or expired one keeps the status that says what is left.
+        if payment.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
             everything = payment.refunded_amount == payment.captured_amount
             _move(
                 payment,

@@ -296,3 +296,21 @@ def test_a_cancelled_or_unconfirmed_order_cannot_ship_or_cancel(order, status):
     with pytest.raises(InvalidOrderTransition):
         order_cancel(order_id=order.pk)
     assert not Shipment.objects.exists()
+
+
+def test_what_was_captured_before_a_hold_lapsed_can_be_refunded(order, run_tasks):
+    dress, _scarf = lines(order)
+    order_ship(order_id=order.pk, carrier="colissimo", lines={dress.pk: 1})
+    run_tasks()
+    payment = payment_of(order)
+    payment_watch_authorizations(now=payment.authorization_expires_at)
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.EXPIRED
+
+    payment_request_refund(payment_id=payment.pk, amount=10690, request_token="after-expiry")
+    run_tasks()
+
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 10690
+    assert payment.status == PaymentStatus.EXPIRED
+    assert amounts(CustomerEmail.Kind.REFUNDED) == [10690]
