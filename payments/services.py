@@ -89,6 +89,25 @@ def _move(payment: Payment, status: str) -> None:
     payment.status = status
 
 
+def _settle_status(payment: Payment, status: str) -> None:
+    """Move to ``status`` after the provider moved money; never raise at that point.
+
+    The money is recorded whatever the status; an unexpected status (changed
+    meanwhile) is flagged for staff rather than losing the record.
+    """
+    if payment.status == status:
+        return
+    if payment.can_transition_to(status):
+        payment.status = status
+    else:
+        _flag(
+            payment,
+            "unexpected_status",
+            f"The provider moved money while the payment was {payment.status}; "
+            f"expected to become {status}. Check the ledger.",
+        )
+
+
 def _ledger(
     payment: Payment,
     *,
@@ -656,7 +675,9 @@ def payment_capture(*, payment_id: int, idempotency_key: str, attempt: int = 1) 
         payment.captured_amount += result.captured_amount
         fully = final or payment.captured_amount == payment.authorized_amount
         if payment.status != PaymentStatus.CAPTURED:
-            _move(payment, PaymentStatus.CAPTURED if fully else PaymentStatus.PARTIALLY_CAPTURED)
+            _settle_status(
+                payment, PaymentStatus.CAPTURED if fully else PaymentStatus.PARTIALLY_CAPTURED
+            )
         _queue_email_after(payment, CustomerEmail.Kind.CAPTURED, requested, result.captured_amount)
         return result.captured_amount
 
@@ -791,7 +812,9 @@ def payment_void(*, payment_id: int, idempotency_key: str, attempt: int = 1) -> 
         )
 
     def apply(payment: Payment, requested: PaymentLedgerEntry, result) -> int:
-        _move(payment, PaymentStatus.CAPTURED if payment.captured_amount else PaymentStatus.VOIDED)
+        _settle_status(
+            payment, PaymentStatus.CAPTURED if payment.captured_amount else PaymentStatus.VOIDED
+        )
         _queue_email_after(payment, CustomerEmail.Kind.RELEASED, requested, result.released_amount)
         return result.released_amount
 
@@ -862,7 +885,7 @@ def payment_refund(*, payment_id: int, idempotency_key: str, attempt: int = 1) -
         # captured or expired one keeps the status that says what is left.
         if payment.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
             everything = payment.refunded_amount == payment.captured_amount
-            _move(
+            _settle_status(
                 payment,
                 PaymentStatus.REFUNDED if everything else PaymentStatus.PARTIALLY_REFUNDED,
             )
@@ -937,8 +960,10 @@ def payment_watch_authorizations(*, now: datetime | None = None) -> WatchReport:
         with transaction.atomic():
             payment = _lock_payment(payment_id)
             if payment.status in CAPTURABLE_STATUSES and payment.authorization_expires_at <= now:
-                if _pending(payment, LedgerOperation.CAPTURE) or payment.capturable_amount == 0:
-                    continue  # a capture is on its way: its own answer will tell
+                if _pending(payment, LedgerOperation.CAPTURE) or _pending(
+                    payment, LedgerOperation.VOID
+                ):
+                    continue  # an operation is on its way: its own answer will tell
                 _expire(payment)
                 _save(payment)
                 expired.append(payment.pk)
