@@ -14,6 +14,7 @@ def new_order_number() -> str:
 
 class OrderStatus(models.TextChoices):
     PENDING_PAYMENT = "pending_payment", _("Awaiting payment authorization")
+    IN_REVIEW = "in_review", _("Being verified")
     CONFIRMED = "confirmed", _("Confirmed, to ship")
     PAYMENT_FAILED = "payment_failed", _("Payment declined")
     PARTIALLY_SHIPPED = "partially_shipped", _("Partially shipped")
@@ -24,8 +25,15 @@ class OrderStatus(models.TextChoices):
 # The one place that says which status may follow which.
 ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
     OrderStatus.PENDING_PAYMENT: frozenset(
-        {OrderStatus.CONFIRMED, OrderStatus.PAYMENT_FAILED, OrderStatus.CANCELLED}
+        {
+            OrderStatus.CONFIRMED,
+            OrderStatus.IN_REVIEW,
+            OrderStatus.PAYMENT_FAILED,
+            OrderStatus.CANCELLED,
+        }
     ),
+    # The payment service's fraud check holds the order until staff decide.
+    OrderStatus.IN_REVIEW: frozenset({OrderStatus.CONFIRMED, OrderStatus.CANCELLED}),
     OrderStatus.CONFIRMED: frozenset(
         {OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.CANCELLED}
     ),
@@ -118,7 +126,11 @@ class Order(models.Model):
 
     @property
     def is_cancellable(self) -> bool:
-        return self.status in (OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED)
+        return self.status in (
+            OrderStatus.IN_REVIEW,
+            OrderStatus.CONFIRMED,
+            OrderStatus.PARTIALLY_SHIPPED,
+        )
 
     @property
     def amount_due(self) -> int:

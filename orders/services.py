@@ -150,8 +150,19 @@ def order_place(
     return order
 
 
+def order_hold_for_review(*, order_id: int) -> Order:
+    """Mark an order "being verified": authorized, but held by the fraud check."""
+    with transaction.atomic():
+        order = _lock_order(order_id)
+        if order.status == OrderStatus.IN_REVIEW:
+            return order
+        _move(order, OrderStatus.IN_REVIEW)
+        order.save(update_fields=["status"])
+    return order
+
+
 def order_confirm(*, order_id: int) -> Order:
-    """Mark an order confirmed once its payment is authorized."""
+    """Mark an order confirmed once its payment is authorized (and any review approved)."""
     with transaction.atomic():
         order = _lock_order(order_id)
         if order.status == OrderStatus.CONFIRMED:
@@ -216,6 +227,14 @@ def order_ship(
         if order.status == OrderStatus.SHIPPED:
             raise OrderAlreadyShipped(
                 _("Order %(number)s was already shipped.") % {"number": order.number}
+            )
+        if order.status == OrderStatus.IN_REVIEW:
+            raise InvalidOrderTransition(
+                _(
+                    "Order %(number)s is being verified by the payment service's fraud "
+                    "check: approve its payment before shipping it."
+                )
+                % {"number": order.number}
             )
         if not order.can_transition_to(OrderStatus.SHIPPED):
             _move(order, OrderStatus.SHIPPED)  # raises with the reason
@@ -298,7 +317,7 @@ def order_cancel(*, order_id: int) -> Order:
                 line.save(update_fields=["cancelled_quantity"])
                 cancelled_value += line.unit_price_amount * left
                 to_release.append((line, left))
-        nothing_shipped = order.status == OrderStatus.CONFIRMED
+        nothing_shipped = order.status in (OrderStatus.CONFIRMED, OrderStatus.IN_REVIEW)
         if nothing_shipped:
             cancelled_value += order.shipping_amount
             _move(order, OrderStatus.CANCELLED)

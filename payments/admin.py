@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from orders.admin import OrderAdmin as BaseOrderAdmin
 from orders.admin import ReadOnlyInline
-from orders.models import Order
+from orders.models import Order, OrderStatus
 from payments.exceptions import PaymentError
 from payments.forms import RefundForm
 from payments.models import (
@@ -24,7 +24,11 @@ from payments.models import (
     Payment,
     PaymentLedgerEntry,
 )
-from payments.services import payment_request_refund, payment_retry_failed_captures
+from payments.services import (
+    payment_request_refund,
+    payment_request_review_approval,
+    payment_retry_failed_captures,
+)
 from shop.money import format_money
 
 
@@ -107,7 +111,7 @@ class OrderAdmin(BaseOrderAdmin):
     inlines = [*BaseOrderAdmin.inlines, PaymentInline, LedgerInline]
     list_display = [*BaseOrderAdmin.list_display, "payment_status"]
     list_filter = [NeedsAttentionFilter, *BaseOrderAdmin.list_filter]
-    actions = [*BaseOrderAdmin.actions, "retry_failed_captures"]
+    actions = [*BaseOrderAdmin.actions, "approve_review", "retry_failed_captures"]
     change_form_template = "admin/payments/order_change_form.html"
 
     def get_queryset(self, request):
@@ -122,6 +126,29 @@ class OrderAdmin(BaseOrderAdmin):
         if any(p.needs_attention for p in payments):
             return format_html("⚠ {} ({})", label, _("needs attention"))
         return label
+
+    @admin.action(description=gettext_lazy("Approve the payment review (fraud check)"))
+    def approve_review(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        """Staff approve; to reject, they cancel the order (the hold is released, the customer told)."""
+        for order in queryset:
+            try:
+                payment_request_review_approval(order_id=order.pk)
+            except PaymentError as error:
+                self.message_user(
+                    request,
+                    _("Order %(number)s: %(reason)s.") % {"number": order.number, "reason": error},
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(
+                    request,
+                    _(
+                        "Order %(number)s: approval sent to the payment service; the order is "
+                        "confirmed and the customer e-mailed once it answers."
+                    )
+                    % {"number": order.number},
+                    messages.SUCCESS,
+                )
 
     @admin.action(description=gettext_lazy("Retry failed captures"))
     def retry_failed_captures(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
@@ -150,6 +177,18 @@ class OrderAdmin(BaseOrderAdmin):
                 )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        order = Order.objects.filter(pk=object_id).only("status", "number").first()
+        if request.method == "GET" and order and order.status == OrderStatus.IN_REVIEW:
+            self.message_user(
+                request,
+                _(
+                    "Order %(number)s is being verified by the payment service's fraud check: "
+                    "it cannot ship until you approve its payment (action “Approve the payment "
+                    "review”) or reject it by cancelling the order."
+                )
+                % {"number": order.number},
+                messages.WARNING,
+            )
         extra_context = {
             **(extra_context or {}),
             "can_refund": Payment.objects.filter(

@@ -20,6 +20,8 @@ TEMPLATES = {
     CustomerEmail.Kind.REFUNDED: "payments/email/refunded",
     CustomerEmail.Kind.RELEASED: "payments/email/released",
     CustomerEmail.Kind.REAUTHORIZE: "payments/email/reauthorize",
+    CustomerEmail.Kind.IN_REVIEW: "payments/email/in_review",
+    CustomerEmail.Kind.REVIEW_APPROVED: "payments/email/review_approved",
 }
 REAUTHORIZE_SALT = "payments.reauthorize"
 REAUTHORIZE_MAX_AGE = 60 * 60 * 24 * 30

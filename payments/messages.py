@@ -14,6 +14,13 @@ def payment_failure_message(code: str) -> str:
             "Your bank declined the card. Nothing was charged: try another card or "
             "contact your bank."
         )
+    if code == "incorrect_cvc":
+        return _(
+            "Your bank declined the card: the security code is not right. Nothing was "
+            "charged: enter the card again."
+        )
+    if code == "expired_card":
+        return _("This card has expired. Nothing was charged: try another card.")
     if code == "provider_unavailable":
         return _(
             "The payment service is not answering. Nothing was charged: please try again "

@@ -164,6 +164,7 @@ class LedgerOperation(models.TextChoices):
     CAPTURE = "capture", _("Capture")
     VOID = "void", _("Void")
     REFUND = "refund", _("Refund")
+    APPROVE_REVIEW = "approve_review", _("Fraud review approval")
     EXPIRE = "expire", _("Authorization expiry")
 
 
@@ -270,6 +271,8 @@ class CustomerEmail(models.Model):
         REFUNDED = "refunded", _("Refund")
         RELEASED = "released", _("Order cancelled, hold released")
         REAUTHORIZE = "reauthorize", _("Authorization expired, new one asked")
+        IN_REVIEW = "in_review", _("Payment being verified")
+        REVIEW_APPROVED = "review_approved", _("Payment verified, order confirmed")
 
     key = models.CharField(_("key"), max_length=128, unique=True)
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)

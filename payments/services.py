@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from orders.models import Order, OrderStatus
-from orders.services import order_confirm, order_fail_payment
+from orders.services import order_confirm, order_fail_payment, order_hold_for_review
 from payments.emails import customer_email_queue, staff_email_expiring_authorizations
 from payments.exceptions import (
     InvalidPaymentTransition,
@@ -42,6 +42,7 @@ from payments.models import (
 )
 from payments.providers import get_provider
 from payments.providers.base import (
+    ApproveReviewRequest,
     AuthorizeRequest,
     CaptureRequest,
     CardDetails,
@@ -275,7 +276,7 @@ def payment_authorize(*, payment_id: int) -> Payment:
             idempotency_key=key,
             provider_reference=result.provider_reference,
         )
-        _move(payment, PaymentStatus.AUTHORIZED)
+        _move(payment, PaymentStatus.IN_REVIEW if result.in_review else PaymentStatus.AUTHORIZED)
         payment.provider_reference = result.provider_reference
         payment.authorized_amount = result.authorized_amount
         payment.authorized_at = timezone.now()
@@ -290,7 +291,15 @@ def payment_authorize(*, payment_id: int) -> Payment:
             ]
         )
         order = Order.objects.get(pk=payment.order_id)
-        if order.status == OrderStatus.PENDING_PAYMENT:
+        if order.status == OrderStatus.PENDING_PAYMENT and result.in_review:
+            order_hold_for_review(order_id=order.pk)
+            customer_email_queue(
+                key=f"in-review-payment-{payment.pk}",
+                kind=CustomerEmail.Kind.IN_REVIEW,
+                order_id=order.pk,
+                amount=payment.authorized_amount,
+            )
+        elif order.status == OrderStatus.PENDING_PAYMENT:
             order_confirm(order_id=order.pk)
         else:
             # A replacement: the expired holds are settled by this one.
@@ -549,6 +558,7 @@ def _enqueue(operation: str, payment_id: int, key: str, *, attempt: int = 1, run
         LedgerOperation.CAPTURE: tasks.capture_payment,
         LedgerOperation.VOID: tasks.void_payment,
         LedgerOperation.REFUND: tasks.refund_payment,
+        LedgerOperation.APPROVE_REVIEW: tasks.approve_payment_review,
     }[operation]
     if run_after is not None:
         task = task.using(run_after=run_after)
@@ -903,6 +913,69 @@ def payment_refund(*, payment_id: int, idempotency_key: str, attempt: int = 1) -
     )
 
 
+# Fraud review -----------------------------------------------------------------
+
+
+def payment_request_review_approval(*, order_id: int) -> None:
+    """Staff approve a payment held by the fraud check; the worker tells the provider.
+
+    Once the provider confirms, the order is confirmed (shippable) and the
+    customer told. Raises ``InvalidPaymentTransition`` when the order's
+    payment is not in review. Rejecting is cancelling the order.
+    """
+    with transaction.atomic():
+        payment = (
+            payment_qs_select_for_update()
+            .filter(order_id=order_id, status=PaymentStatus.IN_REVIEW)
+            .first()
+        )
+        if payment is None:
+            raise InvalidPaymentTransition(_("this order's payment is not in fraud review"))
+        _request(
+            payment,
+            operation=LedgerOperation.APPROVE_REVIEW,
+            key=f"approve-review-payment-{payment.pk}",
+            amount=payment.authorized_amount,
+        )
+
+
+def payment_approve_review(
+    *, payment_id: int, idempotency_key: str, attempt: int = 1
+) -> OperationOutcome:
+    """Close the provider's review as approved; confirm the order and tell the customer."""
+
+    def check(payment: Payment, requested: PaymentLedgerEntry) -> _Refusal | None:
+        if payment.status != PaymentStatus.IN_REVIEW:
+            return _Refusal(
+                "not_in_review", f"The payment is {payment.get_status_display()}, not in review."
+            )
+        return None
+
+    def call(payment: Payment, requested: PaymentLedgerEntry):
+        return get_provider(payment.provider).approve_review(
+            ApproveReviewRequest(
+                provider_reference=payment.provider_reference,
+                idempotency_key=requested.idempotency_key,
+            )
+        )
+
+    def apply(payment: Payment, requested: PaymentLedgerEntry, result) -> int:
+        _settle_status(payment, PaymentStatus.AUTHORIZED)
+        order_confirm(order_id=payment.order_id)
+        _queue_email_after(payment, CustomerEmail.Kind.REVIEW_APPROVED, requested, 0)
+        return 0
+
+    return _execute(
+        payment_id=payment_id,
+        key=idempotency_key,
+        operation=LedgerOperation.APPROVE_REVIEW,
+        attempt=attempt,
+        check=check,
+        call=call,
+        apply=apply,
+    )
+
+
 # Expiry and recovery ----------------------------------------------------------
 
 
@@ -1004,7 +1077,12 @@ def _warn_staff_of_expiring(now: datetime) -> list[int]:
 def _requeue_stale_operations(now: datetime) -> list[str]:
     stale_before = now - timedelta(minutes=settings.PAYMENTS_STALE_OPERATION_MINUTES)
     requeued = []
-    operations = [LedgerOperation.CAPTURE, LedgerOperation.VOID, LedgerOperation.REFUND]
+    operations = [
+        LedgerOperation.CAPTURE,
+        LedgerOperation.VOID,
+        LedgerOperation.REFUND,
+        LedgerOperation.APPROVE_REVIEW,
+    ]
     open_requests = (
         PaymentLedgerEntry.objects.filter(operation__in=operations, event=LedgerEvent.REQUESTED)
         .exclude(

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from payments.emails import customer_email_send
 from payments.services import (
+    payment_approve_review,
     payment_capture,
     payment_refund,
     payment_void,
@@ -29,6 +30,13 @@ def void_payment(payment_id: int, idempotency_key: str, attempt: int = 1) -> str
 @task()
 def refund_payment(payment_id: int, idempotency_key: str, attempt: int = 1) -> str:
     return payment_refund(payment_id=payment_id, idempotency_key=idempotency_key, attempt=attempt)
+
+
+@task()
+def approve_payment_review(payment_id: int, idempotency_key: str, attempt: int = 1) -> str:
+    return payment_approve_review(
+        payment_id=payment_id, idempotency_key=idempotency_key, attempt=attempt
+    )
 
 
 @task()

@@ -183,13 +183,17 @@ def checkout_review(request: HttpRequest) -> HttpResponse:
     )
 
 
+# A placed order: authorized, possibly held by the payment service's fraud check.
+PLACED = (OrderStatus.CONFIRMED, OrderStatus.IN_REVIEW)
+
+
 def _already_placed(request: HttpRequest) -> HttpResponse | None:
     """The form was sent again after its order was placed: show that order."""
     try:
         token = uuid.UUID(request.POST.get("checkout_token", ""))
     except ValueError:
         return None
-    order = Order.objects.filter(checkout_token=token, status=OrderStatus.CONFIRMED).first()
+    order = Order.objects.filter(checkout_token=token, status__in=PLACED).first()
     state = CheckoutState(request.session)
     if order is not None and state.placed(order.token):
         return redirect("shop:order_confirmation", token=order.token)
@@ -231,7 +235,7 @@ def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
             return _payment_failed(request, state, error.code)
         order.refresh_from_db(fields=["status"])
 
-    if order.status == OrderStatus.CONFIRMED:
+    if order.status in PLACED:
         cart.clear()
         state.finish(order.token)
         return redirect("shop:order_confirmation", token=order.token)

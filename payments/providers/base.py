@@ -63,6 +63,8 @@ class AuthorizeResult:
     authorized_amount: int
     card: CardDetails | None
     expires_at: datetime
+    # The provider's fraud check holds the payment until a review approves it.
+    in_review: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +80,17 @@ class CaptureRequest:
 class CaptureResult:
     provider_reference: str
     captured_amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApproveReviewRequest:
+    provider_reference: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApproveReviewResult:
+    provider_reference: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +138,10 @@ class PaymentProvider(abc.ABC):
     @abc.abstractmethod
     def capture(self, request: CaptureRequest) -> CaptureResult:
         """Take ``amount`` of an authorization; ``final`` releases what is left."""
+
+    @abc.abstractmethod
+    def approve_review(self, request: ApproveReviewRequest) -> ApproveReviewResult:
+        """Close the provider's fraud review as approved, so the payment can be captured."""
 
     @abc.abstractmethod
     def void(self, request: VoidRequest) -> VoidResult:

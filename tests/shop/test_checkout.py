@@ -260,3 +260,15 @@ def test_an_order_page_is_only_shown_to_the_browser_that_placed_it(client, varia
     assert client.get(response.url).status_code == 404
     assert client.get(f"/orders/{uuid.uuid4()}/").status_code == 404
     assert client.get("/orders/not-a-uuid/").status_code == 404
+
+
+def test_a_card_held_for_fraud_review_places_the_order_as_being_verified(client, variant, english):
+    checkout_until_review(client, variant, number="4000000000009235")
+
+    response = client.post(reverse("shop:checkout_review"), review_form(client), follow=True)
+
+    order = Order.objects.get()
+    assert order.status == OrderStatus.IN_REVIEW
+    page = response.content.decode()
+    assert "Your order is being verified." in page
+    assert client.session.get("cart") is None

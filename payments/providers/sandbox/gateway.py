@@ -171,6 +171,8 @@ def _fault_point(name: str) -> None:
 DECLINES = {
     Behaviour.DECLINE: ("card_declined", "The card was declined."),
     Behaviour.INSUFFICIENT_FUNDS: ("insufficient_funds", "The card has insufficient funds."),
+    Behaviour.INCORRECT_CVC: ("incorrect_cvc", "The card's security code is incorrect."),
+    Behaviour.EXPIRED_CARD: ("expired_card", "The card has expired."),
 }
 
 
@@ -183,6 +185,7 @@ def _charge_response(charge: SandboxCharge) -> dict[str, Any]:
         "captured_amount": charge.captured_amount,
         "refunded_amount": charge.refunded_amount,
         "currency": charge.currency,
+        "review": charge.review,
         "expires_at": charge.expires_at.isoformat(),
         "card": {
             "brand": token.brand,
@@ -221,6 +224,7 @@ def authorize(
             authorized_amount=0 if decline else amount,
             status=SandboxCharge.Status.DECLINED if decline else SandboxCharge.Status.AUTHORIZED,
             decline_code=decline[0] if decline else "",
+            review="open" if card.behaviour == Behaviour.REVIEW else "",
             expires_at=now + authorization_validity(method),
         )
         if decline:
@@ -251,8 +255,12 @@ def capture(
             )
         if timezone.now() >= charge.expires_at:
             raise SandboxError("invalid", "authorization_expired", "The authorization expired.")
+        if charge.review == "open":
+            raise SandboxError("invalid", "charge_in_review", "The charge is in fraud review.")
         if currency != charge.currency:
             raise SandboxError("invalid", "currency_mismatch", "Currency differs.")
+        if charge.token.behaviour == Behaviour.CAPTURE_FAILS:
+            raise SandboxError("declined", "capture_declined", "The issuer declined the capture.")
         if amount <= 0 or charge.captured_amount + amount > charge.authorized_amount:
             raise SandboxError(
                 "invalid", "amount_too_large", "The amount exceeds what is left to capture."
@@ -274,6 +282,20 @@ def capture(
     # The capture is committed at the sandbox; the shop has not written it down yet.
     _fault_point("after_capture")
     return answer
+
+
+def review_approve(*, charge_id: str, idempotency_key: str) -> dict[str, Any]:
+    """Close an open fraud review as approved: the charge can then be captured."""
+
+    def perform() -> dict[str, Any]:
+        charge = _lock_charge(charge_id)
+        if charge.review != "open" or charge.status != SandboxCharge.Status.AUTHORIZED:
+            raise SandboxError("invalid", "no_open_review", "The charge has no open review.")
+        charge.review = "approved"
+        charge.save(update_fields=["review"])
+        return _charge_response(charge)
+
+    return _idempotent(idempotency_key, "review_approve", {"charge": charge_id}, perform)
 
 
 def void(*, charge_id: str, idempotency_key: str) -> dict[str, Any]:

@@ -76,6 +76,8 @@ class SandboxCharge(models.Model):
     refunded_amount = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices)
     decline_code = models.CharField(max_length=32, blank=True)
+    # Fraud review, as a real service's risk team runs it: "" (none), "open", "approved".
+    review = models.CharField(max_length=16, blank=True)
     expires_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -16,6 +16,8 @@ from payments.exceptions import (
     ProviderRejected,
 )
 from payments.providers.base import (
+    ApproveReviewRequest,
+    ApproveReviewResult,
     AuthorizeRequest,
     AuthorizeResult,
     CaptureRequest,
@@ -95,6 +97,7 @@ class SandboxProvider(PaymentProvider):
             authorized_amount=answer["authorized_amount"],
             card=_card(answer["card"]),
             expires_at=datetime.fromisoformat(answer["expires_at"]),
+            in_review=answer["review"] == "open",
         )
 
     def capture(self, request: CaptureRequest) -> CaptureResult:
@@ -111,6 +114,15 @@ class SandboxProvider(PaymentProvider):
         return CaptureResult(
             provider_reference=answer["id"], captured_amount=answer["captured_now"]
         )
+
+    def approve_review(self, request: ApproveReviewRequest) -> ApproveReviewResult:
+        try:
+            answer = gateway.review_approve(
+                charge_id=request.provider_reference, idempotency_key=request.idempotency_key
+            )
+        except SandboxError as error:
+            raise _raise(error) from error
+        return ApproveReviewResult(provider_reference=answer["id"])
 
     def void(self, request: VoidRequest) -> VoidResult:
         try:

@@ -18,6 +18,10 @@ class Behaviour:
     APPROVE = "approve"
     DECLINE = "decline"
     INSUFFICIENT_FUNDS = "insufficient_funds"
+    INCORRECT_CVC = "incorrect_cvc"
+    EXPIRED_CARD = "expired_card"
+    REVIEW = "review"
+    CAPTURE_FAILS = "capture_fails"
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,24 @@ TEST_CARDS: dict[str, TestCard] = {
         TestCard("378282246310005", AMEX, Behaviour.APPROVE, _("Approved")),
         TestCard("4000000000000002", VISA, Behaviour.DECLINE, _("Declined")),
         TestCard("4000000000009995", VISA, Behaviour.INSUFFICIENT_FUNDS, _("Insufficient funds")),
+        TestCard(
+            "4000000000000101", VISA, Behaviour.INCORRECT_CVC, _("Declined: wrong security code")
+        ),
+        TestCard(
+            "4000000000000069", VISA, Behaviour.EXPIRED_CARD, _("Declined: the card has expired")
+        ),
+        TestCard(
+            "4000000000009235",
+            VISA,
+            Behaviour.REVIEW,
+            _("Authorized, then held for fraud review until staff approve or reject it"),
+        ),
+        TestCard(
+            "4000000000000341",
+            VISA,
+            Behaviour.CAPTURE_FAILS,
+            _("Authorized, but the capture at shipment is declined"),
+        ),
     )
 }
 
