@@ -24,6 +24,7 @@ from payments.models import (
     Payment,
     PaymentLedgerEntry,
 )
+from payments.selectors import order_balance
 from payments.services import (
     payment_request_refund,
     payment_request_review_approval,
@@ -116,6 +117,24 @@ class OrderAdmin(BaseOrderAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("payments")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "paid", "outstanding"]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [(name, dict(options)) for name, options in super().get_fieldsets(request, obj)]
+        fieldsets.append((gettext_lazy("Payment"), {"fields": ["paid", "outstanding"]}))
+        return fieldsets
+
+    @admin.display(description=gettext_lazy("paid (captured less refunded)"))
+    def paid(self, order: Order) -> str:
+        balance = order_balance(order=order)
+        return format_money(balance.paid, balance.currency)
+
+    @admin.display(description=gettext_lazy("still to capture"))
+    def outstanding(self, order: Order) -> str:
+        balance = order_balance(order=order)
+        return format_money(balance.outstanding, balance.currency)
 
     @admin.display(description=gettext_lazy("payment"))
     def payment_status(self, order: Order) -> str:

@@ -314,3 +314,22 @@ def test_what_was_captured_before_a_hold_lapsed_can_be_refunded(order, run_tasks
     assert payment.refunded_amount == 10690
     assert payment.status == PaymentStatus.EXPIRED
     assert amounts(CustomerEmail.Kind.REFUNDED) == [10690]
+
+
+def test_the_orders_paid_and_outstanding_amounts_follow_from_the_ledger(order, run_tasks):
+    from payments.selectors import order_balance
+
+    dress, _scarf = lines(order)
+    assert (order_balance(order=order).paid, order_balance(order=order).outstanding) == (0, 25690)
+
+    order_ship(order_id=order.pk, carrier="colissimo", lines={dress.pk: 1})
+    run_tasks()
+    payment_request_refund(payment_id=payment_of(order).pk, amount=690, request_token="p")
+    run_tasks()
+
+    balance = order_balance(order=order)
+    assert (balance.captured, balance.refunded) == (10690, 690)
+    assert (balance.paid, balance.outstanding) == (10000, 15000)
+    order_cancel(order_id=order.pk)
+    order.refresh_from_db()
+    assert order_balance(order=order).outstanding == 0
