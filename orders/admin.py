@@ -42,7 +42,7 @@ class OrderLineInline(ReadOnlyInline):
     ]
     readonly_fields = fields
 
-    @admin.display(description=gettext_lazy("shipped"))
+    @admin.display(description=gettext_lazy("quantity shipped"))
     def shipped(self, line: OrderLine) -> int:
         return line.shipped
 
