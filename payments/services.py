@@ -348,21 +348,8 @@ class _Refusal:
     defer: bool = False
 
 
-def capture_key_for_shipment(shipment_id: int, payment_id: int | None = None) -> str:
+def capture_key_for_shipment(shipment_id: int, payment_id: int) -> str:
     """The capture of one parcel on one authorization."""
-    if payment_id is None:
-        from payments.models import PaymentLedgerEntry as Entry
-
-        entry = (
-            Entry.objects.filter(
-                shipment_id=shipment_id,
-                operation=LedgerOperation.CAPTURE,
-                event=LedgerEvent.REQUESTED,
-            )
-            .order_by("-pk")
-            .first()
-        )
-        payment_id = entry.payment_id if entry else 0
     return f"capture-shipment-{shipment_id}-payment-{payment_id}"
 
 

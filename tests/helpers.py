@@ -85,3 +85,16 @@ def place_order(quantities: dict[int, int], *, number: str = APPROVED_VISA, **kw
     payment_authorize(payment_id=payment.pk)
     order.refresh_from_db()
     return order
+
+
+def capture_key(shipment) -> str:
+    """The idempotency key of the capture requested for a parcel."""
+    from payments.models import LedgerEvent, LedgerOperation, PaymentLedgerEntry
+
+    return (
+        PaymentLedgerEntry.objects.filter(
+            shipment=shipment, operation=LedgerOperation.CAPTURE, event=LedgerEvent.REQUESTED
+        )
+        .latest("pk")
+        .idempotency_key
+    )

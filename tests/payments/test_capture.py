@@ -10,9 +10,9 @@ from payments.exceptions import ProviderRejected, ProviderUnavailable
 from payments.models import CustomerEmail, LedgerEvent, Payment, PaymentLedgerEntry, PaymentStatus
 from payments.providers.sandbox.models import SandboxCapture
 from payments.providers.sandbox.provider import SandboxProvider
-from payments.services import OperationOutcome, capture_key_for_shipment, payment_capture
+from payments.services import OperationOutcome, payment_capture
 from tests.factories import ProductVariantFactory
-from tests.helpers import place_order
+from tests.helpers import capture_key, place_order
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,7 @@ def test_sending_order_shipped_leads_to_exactly_one_capture_and_one_email(order,
 def test_shipping_records_the_capture_request_in_the_same_transaction(order, run_tasks):
     shipment = order_ship(order_id=order.pk, carrier="colissimo", tracking_number="6A123")
 
-    key = capture_key_for_shipment(shipment.pk)
+    key = capture_key(shipment)
     requested = PaymentLedgerEntry.objects.get(idempotency_key=key, event=LedgerEvent.REQUESTED)
     assert requested.amount == order.total_amount
     # Nothing moved yet: the provider is only called by the worker.
@@ -79,7 +79,7 @@ def test_debit_email_is_in_the_customers_language(run_tasks):
 def test_a_capture_task_run_twice_captures_and_emails_once(order, run_tasks):
     shipment = order_ship(order_id=order.pk, carrier="colissimo")
     payment = Payment.objects.get(order=order)
-    key = capture_key_for_shipment(shipment.pk)
+    key = capture_key(shipment)
 
     first = payment_capture(payment_id=payment.pk, idempotency_key=key)
     second = payment_capture(payment_id=payment.pk, idempotency_key=key)
@@ -95,7 +95,7 @@ def test_a_lost_answer_is_recovered_by_the_retry_without_capturing_twice(order, 
     """The provider captured but the worker died before writing it down."""
     shipment = order_ship(order_id=order.pk, carrier="colissimo")
     payment = Payment.objects.get(order=order)
-    key = capture_key_for_shipment(shipment.pk)
+    key = capture_key(shipment)
     real_capture = SandboxProvider.capture
 
     def capture_then_crash(self, request):
@@ -122,7 +122,7 @@ def test_a_transient_error_schedules_a_retry_with_backoff(order, settings):
     settings.PAYMENTS_CAPTURE_RETRY_BASE_SECONDS = 30
     shipment = order_ship(order_id=order.pk, carrier="colissimo")
     payment = Payment.objects.get(order=order)
-    key = capture_key_for_shipment(shipment.pk)
+    key = capture_key(shipment)
 
     with mock.patch.object(SandboxProvider, "capture", side_effect=ProviderUnavailable("503")):
         outcome = payment_capture(payment_id=payment.pk, idempotency_key=key, attempt=2)
@@ -139,7 +139,7 @@ def test_a_transient_error_schedules_a_retry_with_backoff(order, settings):
 def test_a_permanent_refusal_is_recorded_and_visible(order):
     shipment = order_ship(order_id=order.pk, carrier="colissimo")
     payment = Payment.objects.get(order=order)
-    key = capture_key_for_shipment(shipment.pk)
+    key = capture_key(shipment)
 
     with mock.patch.object(
         SandboxProvider,
@@ -170,7 +170,7 @@ def test_retries_stop_after_the_last_attempt(order, settings):
     settings.PAYMENTS_CAPTURE_MAX_ATTEMPTS = 3
     shipment = order_ship(order_id=order.pk, carrier="colissimo")
     payment = Payment.objects.get(order=order)
-    key = capture_key_for_shipment(shipment.pk)
+    key = capture_key(shipment)
 
     with mock.patch.object(SandboxProvider, "capture", side_effect=ProviderUnavailable("503")):
         outcome = payment_capture(payment_id=payment.pk, idempotency_key=key, attempt=3)

@@ -6,9 +6,9 @@ from django.core import mail
 from orders.services import order_ship
 from payments.emails import customer_email_queue, customer_email_send
 from payments.models import CustomerEmail
-from payments.services import capture_key_for_shipment, payment_capture
+from payments.services import payment_capture
 from tests.factories import ProductVariantFactory
-from tests.helpers import place_order
+from tests.helpers import capture_key, place_order
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ def queued_email():
     order = place_order({ProductVariantFactory(product__price_amount=5000).pk: 1})
     shipment = order_ship(order_id=order.pk, carrier="colissimo")
     payment = order.payments.get()
-    payment_capture(payment_id=payment.pk, idempotency_key=capture_key_for_shipment(shipment.pk))
+    payment_capture(payment_id=payment.pk, idempotency_key=capture_key(shipment))
     return CustomerEmail.objects.get()
 
 

@@ -16,13 +16,12 @@ from payments.models import CustomerEmail, LedgerEvent, LedgerOperation, Payment
 from payments.providers.sandbox.models import SandboxCapture, SandboxCharge
 from payments.providers.sandbox.provider import SandboxProvider
 from payments.services import (
-    capture_key_for_shipment,
     payment_capture,
     payment_request_refund,
     payment_watch_authorizations,
 )
 from tests.factories import ProductVariantFactory
-from tests.helpers import card_token, place_order
+from tests.helpers import capture_key, card_token, place_order
 
 pytestmark = pytest.mark.django_db
 
@@ -271,7 +270,7 @@ def test_an_operation_whose_worker_died_is_enqueued_again(order, run_tasks, sett
     report = payment_watch_authorizations(now=later)
     run_tasks()
 
-    assert report.requeued == [capture_key_for_shipment(shipment.pk)]
+    assert report.requeued == [capture_key(shipment)]
     assert payment_of(order).captured_amount == order.total_amount
 
 
@@ -281,9 +280,7 @@ def test_capture_of_more_than_is_left_is_refused_before_the_provider(order):
     Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.VOIDED)
 
     with mock.patch.object(SandboxProvider, "capture") as capture:
-        outcome = payment_capture(
-            payment_id=payment.pk, idempotency_key=capture_key_for_shipment(shipment.pk)
-        )
+        outcome = payment_capture(payment_id=payment.pk, idempotency_key=capture_key(shipment))
     assert outcome == "failed"
     capture.assert_not_called()
 
