@@ -75,6 +75,21 @@ def customer_email_queue(
     return email
 
 
+def customer_email_requeue_unsent(*, older_than) -> list[str]:
+    """Enqueue again the e-mails still unsent since before ``older_than`` (their task failed).
+
+    Sending claims the row under a lock, so an e-mail whose first task is
+    still queued is not sent twice.
+    """
+    from payments.tasks import send_customer_email
+
+    keys = []
+    for email in CustomerEmail.objects.filter(sent_at__isnull=True, created_at__lte=older_than):
+        send_customer_email.enqueue(email_id=email.pk)
+        keys.append(email.key)
+    return keys
+
+
 def customer_email_send(*, email_id: int) -> bool:
     """Send a queued e-mail unless it was sent already; returns whether it sent now.
 

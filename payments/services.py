@@ -22,7 +22,11 @@ from django.utils.translation import gettext as _
 
 from orders.models import Order, OrderStatus
 from orders.services import order_confirm, order_fail_payment, order_hold_for_review
-from payments.emails import customer_email_queue, staff_email_expiring_authorizations
+from payments.emails import (
+    customer_email_queue,
+    customer_email_requeue_unsent,
+    staff_email_expiring_authorizations,
+)
 from payments.exceptions import (
     InvalidPaymentTransition,
     PaymentError,
@@ -1009,7 +1013,8 @@ def payment_watch_authorizations(*, now: datetime | None = None) -> WatchReport:
       each is listed once.
     - A capture, void or refund with no news for
       ``PAYMENTS_STALE_OPERATION_MINUTES`` (its worker died) is enqueued
-      again with the same key, which the provider answers idempotently.
+      again with the same key, which the provider answers idempotently; so
+      is a customer e-mail still unsent after that long.
     """
     now = now or timezone.now()
     expired: list[int] = []
@@ -1098,4 +1103,5 @@ def _requeue_stale_operations(now: datetime) -> list[str]:
                 )
                 _enqueue(requested.operation, requested.payment_id, requested.idempotency_key)
             requeued.append(requested.idempotency_key)
+    requeued.extend(customer_email_requeue_unsent(older_than=stale_before))
     return requeued

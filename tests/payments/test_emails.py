@@ -55,3 +55,23 @@ def test_a_failed_send_can_be_retried(queued_email):
 
     assert customer_email_send(email_id=queued_email.pk) is True
     assert len(mail.outbox) == 1
+
+
+def test_an_email_whose_task_failed_is_sent_by_the_payments_check(queued_email, run_tasks):
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from payments.services import payment_watch_authorizations
+
+    DBTaskResult.objects.all().delete()  # its task failed and was pruned
+    later = timezone.now() + timedelta(minutes=settings.PAYMENTS_STALE_OPERATION_MINUTES + 1)
+
+    report = payment_watch_authorizations(now=later)
+    run_tasks()
+    run_tasks()
+
+    assert report.requeued == [queued_email.key]
+    assert len(mail.outbox) == 1
