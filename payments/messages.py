@@ -21,6 +21,16 @@ def payment_failure_message(code: str) -> str:
         )
     if code == "expired_card":
         return _("This card has expired. Nothing was charged: try another card.")
+    if code == "authentication_failed":
+        return _(
+            "Your bank could not confirm that the payment is yours (3-D Secure). Nothing was "
+            "charged: try again or use another card."
+        )
+    if code == "authentication_abandoned":
+        return _(
+            "The confirmation with your bank (3-D Secure) was not finished. Nothing was "
+            "charged: your cart is kept, try again when you are ready."
+        )
     if code == "provider_unavailable":
         return _(
             "The payment service is not answering. Nothing was charged: please try again "

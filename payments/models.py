@@ -101,6 +101,12 @@ class Payment(models.Model):
     card_last4 = models.CharField(_("last four digits"), max_length=4, blank=True)
     card_exp_month = models.PositiveSmallIntegerField(_("expiry month"), null=True, blank=True)
     card_exp_year = models.PositiveSmallIntegerField(_("expiry year"), null=True, blank=True)
+    action_url = models.CharField(
+        _("authentication page"),
+        max_length=500,
+        blank=True,
+        help_text=_("Where the shopper authenticates (3-D Secure) before the authorization."),
+    )
     authorized_at = models.DateTimeField(_("authorized"), null=True, blank=True)
     authorization_expires_at = models.DateTimeField(
         _("capture before"), null=True, blank=True, db_index=True

@@ -29,6 +29,7 @@ from payments.emails import (
 )
 from payments.exceptions import (
     InvalidPaymentTransition,
+    PaymentDeclined,
     PaymentError,
     ProviderUnavailable,
 )
@@ -210,20 +211,23 @@ def payment_create_for_order(*, order_id: int, payment_token: str, card: CardDet
         )
 
 
-def payment_authorize(*, payment_id: int) -> Payment:
+def payment_authorize(*, payment_id: int, return_url: str = "") -> Payment:
     """Ask the provider to hold the payment's amount; confirm the order or fail it.
 
     Runs in the shopper's request (they wait for the answer). Idempotent:
     the key is derived from the payment, so a repeated call replays the
-    provider's first answer. At checkout a decline marks the order declined
-    and releases its stock; either way ``PaymentDeclined`` is raised for the
-    view to explain. A new authorization for an order whose hold expired
-    takes over the captures the expired one could not make.
+    provider's first answer. When the card asks for 3-D Secure the payment
+    stays pending with ``action_url`` set: the shopper authenticates there,
+    comes back to ``return_url``, and ``payment_complete_authentication``
+    finishes. At checkout a decline marks the order declined and releases
+    its stock; either way ``PaymentDeclined`` is raised for the view to
+    explain. A new authorization for an order whose hold expired takes over
+    the captures the expired one could not make.
     """
     key = f"authorize-payment-{payment_id}"
     with transaction.atomic():
         payment = _lock_payment(payment_id)
-        if payment.status != PaymentStatus.PENDING:
+        if payment.status != PaymentStatus.PENDING or payment.action_url:
             return payment
         _ledger(
             payment,
@@ -240,6 +244,7 @@ def payment_authorize(*, payment_id: int) -> Payment:
         order_reference=order_number,
         idempotency_key=key,
         method=payment.method,
+        return_url=return_url,
     )
     provider = get_provider(payment.provider)
     try:
@@ -248,26 +253,76 @@ def payment_authorize(*, payment_id: int) -> Payment:
         except ProviderUnavailable:
             result = provider.authorize(request)  # same key: safe to ask once more
     except PaymentError as error:
+        _authorization_failed(payment_id, key, error)
+        raise
+
+    if result.action_url:
         with transaction.atomic():
             payment = _lock_payment(payment_id)
-            if payment.status == PaymentStatus.PENDING:
+            if payment.status == PaymentStatus.PENDING and not payment.action_url:
                 _ledger(
                     payment,
                     operation=LedgerOperation.AUTHORIZE,
-                    event=LedgerEvent.FAILED,
+                    event=LedgerEvent.ATTEMPTED,
                     amount=payment.amount,
                     idempotency_key=key,
-                    error_code=error.code,
-                    message=str(error),
+                    provider_reference=result.provider_reference,
+                    message="3-D Secure authentication asked of the shopper",
                 )
-                _move(payment, PaymentStatus.FAILED)
-                payment.failure_code = error.code
-                payment.failure_message = str(error)
-                payment.save(update_fields=["status", "failure_code", "failure_message"])
-                if Order.objects.get(pk=payment.order_id).status == OrderStatus.PENDING_PAYMENT:
-                    order_fail_payment(order_id=payment.order_id)
-        raise
+                payment.provider_reference = result.provider_reference
+                payment.action_url = result.action_url
+                payment.save(update_fields=["provider_reference", "action_url"])
+        return payment
+    return _authorization_succeeded(payment_id, key, result)
 
+
+def payment_complete_authentication(*, payment_id: int) -> Payment:
+    """Finish an authorization after the shopper's 3-D Secure challenge.
+
+    The outcome is read from the provider, never from the return URL.
+    A challenge failed or left unfinished fails the payment as a decline
+    does (``PaymentDeclined`` is raised).
+    """
+    key = f"authorize-payment-{payment_id}"
+    with transaction.atomic():
+        payment = _lock_payment(payment_id)
+        if payment.status != PaymentStatus.PENDING or not payment.action_url:
+            return payment
+    try:
+        result = get_provider(payment.provider).retrieve_authorization(payment.provider_reference)
+        if result.action_url:
+            raise PaymentDeclined(
+                "The shopper did not finish authenticating.", code="authentication_abandoned"
+            )
+    except PaymentError as error:
+        _authorization_failed(payment_id, key, error)
+        raise
+    return _authorization_succeeded(payment_id, key, result)
+
+
+def _authorization_failed(payment_id: int, key: str, error: PaymentError) -> None:
+    with transaction.atomic():
+        payment = _lock_payment(payment_id)
+        if payment.status != PaymentStatus.PENDING:
+            return
+        _ledger(
+            payment,
+            operation=LedgerOperation.AUTHORIZE,
+            event=LedgerEvent.FAILED,
+            amount=payment.amount,
+            idempotency_key=key,
+            error_code=error.code,
+            message=str(error),
+        )
+        _move(payment, PaymentStatus.FAILED)
+        payment.failure_code = error.code
+        payment.failure_message = str(error)
+        payment.save(update_fields=["status", "failure_code", "failure_message"])
+        if Order.objects.get(pk=payment.order_id).status == OrderStatus.PENDING_PAYMENT:
+            order_fail_payment(order_id=payment.order_id)
+
+
+def _authorization_succeeded(payment_id: int, key: str, result) -> Payment:
     with transaction.atomic():
         payment = _lock_payment(payment_id)
         if payment.status != PaymentStatus.PENDING:
@@ -1011,6 +1066,9 @@ def payment_watch_authorizations(*, now: datetime | None = None) -> WatchReport:
     - Staff get one e-mail listing authorizations that lapse within
       ``PAYMENTS_EXPIRY_WARNING_HOURS`` with something left to capture;
       each is listed once.
+    - A checkout abandoned at the bank's 3-D Secure page (or cut off during
+      the authorization) is settled from the provider's answer, so its
+      stock does not stay reserved.
     - A capture, void or refund with no news for
       ``PAYMENTS_STALE_OPERATION_MINUTES`` (its worker died) is enqueued
       again with the same key, which the provider answers idempotently; so
@@ -1035,7 +1093,26 @@ def payment_watch_authorizations(*, now: datetime | None = None) -> WatchReport:
 
     warned = _warn_staff_of_expiring(now)
     requeued = _requeue_stale_operations(now)
+    _settle_abandoned_authorizations(now)
     return WatchReport(expired=expired, warned=warned, requeued=requeued)
+
+
+def _settle_abandoned_authorizations(now: datetime) -> None:
+    """Checkouts left at the bank's 3-D Secure page, or cut off mid-call, get an answer.
+
+    The provider says how it ended (the key replays its first answer); a
+    challenge never finished fails the order and releases its stock.
+    """
+    stale_before = now - timedelta(minutes=settings.PAYMENTS_STALE_OPERATION_MINUTES)
+    pending = Payment.objects.filter(status=PaymentStatus.PENDING, created_at__lte=stale_before)
+    for payment in pending.only("pk", "action_url"):
+        try:
+            if payment.action_url:
+                payment_complete_authentication(payment_id=payment.pk)
+            else:
+                payment_authorize(payment_id=payment.pk)
+        except PaymentError:
+            pass  # recorded on the payment and the ledger; the order is released
 
 
 def _warn_staff_of_expiring(now: datetime) -> list[int]:

@@ -31,6 +31,7 @@ from payments.services import (
     payment_authorize,
     payment_card_session_read,
     payment_card_session_start,
+    payment_complete_authentication,
     payment_create_for_order,
     payment_outstanding_amount,
 )
@@ -230,17 +231,46 @@ def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
                     exp_year=card["exp_year"],
                 ),
             )
-            payment_authorize(payment_id=payment.pk)
+            payment = payment_authorize(
+                payment_id=payment.pk,
+                return_url=request.build_absolute_uri(
+                    reverse("shop:checkout_authentication_return")
+                ),
+            )
         except PaymentError as error:
             return _payment_failed(request, state, error.code)
+        if payment.action_url:  # 3-D Secure: the bank's page first
+            return redirect(payment.action_url)
         order.refresh_from_db(fields=["status"])
+    return _after_authorization(request, state, order)
 
+
+def _after_authorization(request: HttpRequest, state: CheckoutState, order: Order) -> HttpResponse:
     if order.status in PLACED:
-        cart.clear()
+        Cart(request.session).clear()
         state.finish(order.token)
         return redirect("shop:order_confirmation", token=order.token)
     # This checkout attempt's order was declined before: start a fresh one.
     return _payment_failed(request, state, "declined")
+
+
+@never_cache
+@require_GET
+def checkout_authentication_return(request: HttpRequest) -> HttpResponse:
+    """Back from the bank's 3-D Secure page: ask the provider how it went."""
+    state = CheckoutState(request.session)
+    order = Order.objects.filter(checkout_token=state.token).first()
+    if order is None:
+        messages.error(request, _("Your checkout has expired. Please try again."))
+        return redirect("shop:cart")
+    payment = payment_latest_for_order(order_id=order.pk)
+    if payment is not None and payment.action_url:
+        try:
+            payment_complete_authentication(payment_id=payment.pk)
+        except PaymentError as error:
+            return _payment_failed(request, state, error.code)
+    order.refresh_from_db(fields=["status"])
+    return _after_authorization(request, state, order)
 
 
 def _payment_failed(request: HttpRequest, state: CheckoutState, code: str) -> HttpResponse:

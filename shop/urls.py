@@ -28,6 +28,11 @@ storefront = (
         ),
         path("checkout/review/", checkout_views.checkout_review, name="checkout_review"),
         path(
+            "checkout/authentication/return/",
+            checkout_views.checkout_authentication_return,
+            name="checkout_authentication_return",
+        ),
+        path(
             "orders/<uuid:token>/",
             checkout_views.order_confirmation,
             name="order_confirmation",

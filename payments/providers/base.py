@@ -55,6 +55,8 @@ class AuthorizeRequest:
     order_reference: str
     idempotency_key: str
     method: str = "card"
+    # Where the shopper comes back after a 3-D Secure challenge.
+    return_url: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +67,9 @@ class AuthorizeResult:
     expires_at: datetime
     # The provider's fraud check holds the payment until a review approves it.
     in_review: bool = False
+    # 3-D Secure: the shopper must authenticate on this page first; then the
+    # result is read with ``retrieve_authorization``.
+    action_url: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,6 +139,10 @@ class PaymentProvider(abc.ABC):
     @abc.abstractmethod
     def authorize(self, request: AuthorizeRequest) -> AuthorizeResult:
         """Hold ``amount`` on the card; raises ``PaymentDeclined`` when refused."""
+
+    @abc.abstractmethod
+    def retrieve_authorization(self, provider_reference: str) -> AuthorizeResult:
+        """The authorization as it stands now; raises ``PaymentDeclined`` if it was refused."""
 
     @abc.abstractmethod
     def capture(self, request: CaptureRequest) -> CaptureResult:

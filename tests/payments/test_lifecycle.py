@@ -330,3 +330,34 @@ def test_the_orders_paid_and_outstanding_amounts_follow_from_the_ledger(order, r
     order_cancel(order_id=order.pk)
     order.refresh_from_db()
     assert order_balance(order=order).outstanding == 0
+
+
+def test_a_checkout_abandoned_at_the_3d_secure_page_releases_its_stock(settings):
+    import uuid
+
+    from orders.services import order_place
+    from payments.services import payment_authorize, payment_create_for_order
+    from tests.helpers import customer
+
+    variant = ProductVariantFactory(stock=2)
+    order = order_place(
+        checkout_token=uuid.uuid4(),
+        quantities={variant.pk: 1},
+        customer=customer(),
+        shipping_method="standard",
+        language="fr",
+    )
+    token, card = card_token("4000002760003184")
+    payment = payment_create_for_order(order_id=order.pk, payment_token=token, card=card)
+    payment = payment_authorize(payment_id=payment.pk, return_url="http://testserver/back/")
+    assert payment.action_url  # the shopper is sent to the bank... and never comes back
+
+    later = timezone.now() + timedelta(minutes=settings.PAYMENTS_STALE_OPERATION_MINUTES + 1)
+    payment_watch_authorizations(now=later)
+
+    order.refresh_from_db()
+    payment.refresh_from_db()
+    variant.refresh_from_db()
+    assert order.status == OrderStatus.PAYMENT_FAILED
+    assert payment.failure_code == "authentication_abandoned"
+    assert variant.stock == 2

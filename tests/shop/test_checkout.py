@@ -272,3 +272,57 @@ def test_a_card_held_for_fraud_review_places_the_order_as_being_verified(client,
     page = response.content.decode()
     assert "Your order is being verified." in page
     assert client.session.get("cart") is None
+
+
+THREE_DS = "4000002760003184"
+
+
+def place_with_challenge(client, variant, outcome):
+    checkout_until_review(client, variant, number=THREE_DS)
+    response = client.post(reverse("shop:checkout_review"), review_form(client))
+    challenge = response.url
+    assert challenge.startswith("/sandbox/3ds/")
+    order = Order.objects.get()
+    assert order.status == OrderStatus.PENDING_PAYMENT  # nothing decided before the bank
+    assert client.get(challenge).status_code == 200
+    response = client.post(challenge, {"outcome": outcome})
+    return client.get(response.url, follow=True)
+
+
+def test_3d_secure_approved_continues_to_the_authorization(client, variant):
+    response = place_with_challenge(client, variant, "approve")
+
+    order = Order.objects.get()
+    assert order.status == OrderStatus.CONFIRMED
+    assert Payment.objects.get().status == PaymentStatus.AUTHORIZED
+    assert response.redirect_chain[-1][0] == reverse(
+        "shop:order_confirmation", kwargs={"token": order.token}
+    )
+    assert client.session.get("cart") is None
+
+
+@pytest.mark.parametrize(
+    ("outcome", "message"),
+    [("fail", "could not confirm"), ("abandon", "was not finished")],
+)
+def test_3d_secure_failed_or_abandoned_keeps_the_cart(client, variant, english, outcome, message):
+    response = place_with_challenge(client, variant, outcome)
+
+    assert response.redirect_chain[-1][0] == reverse("shop:checkout_payment")
+    assert message in response.content.decode()
+    order = Order.objects.get()
+    assert order.status == OrderStatus.PAYMENT_FAILED
+    variant.refresh_from_db()
+    assert variant.stock == 3
+    assert client.session["cart"] == {str(variant.pk): 1}
+
+
+def test_the_authentication_return_reads_the_provider_not_the_url(client, variant):
+    checkout_until_review(client, variant, number=THREE_DS)
+    client.post(reverse("shop:checkout_review"), review_form(client))
+
+    # Coming back without going through the bank's page does not authorize.
+    response = client.get(reverse("shop:checkout_authentication_return") + "?status=succeeded")
+
+    assert response.url == reverse("shop:checkout_payment")
+    assert Order.objects.get().status == OrderStatus.PAYMENT_FAILED

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -181,6 +182,12 @@ def _charge_response(charge: SandboxCharge) -> dict[str, Any]:
     return {
         "id": charge.id,
         "status": charge.status,
+        "decline_code": charge.decline_code,
+        "next_action_url": (
+            reverse("sandbox:challenge", kwargs={"charge_id": charge.id})
+            if charge.status == SandboxCharge.Status.REQUIRES_ACTION
+            else ""
+        ),
         "authorized_amount": charge.authorized_amount,
         "captured_amount": charge.captured_amount,
         "refunded_amount": charge.refunded_amount,
@@ -204,7 +211,10 @@ def authorize(
     order_reference: str,
     idempotency_key: str,
     method: str = "card",
+    return_url: str = "",
 ) -> dict[str, Any]:
+    """Authorize with a card token; a 3-D Secure card answers ``requires_action`` first."""
+
     def perform() -> dict[str, Any]:
         card = SandboxCardToken.objects.select_for_update().filter(pk=token).first()
         if card is None:
@@ -217,12 +227,19 @@ def authorize(
         card.used_at = now
         card.save(update_fields=["used_at"])
         decline = DECLINES.get(card.behaviour)
+        if decline:
+            status = SandboxCharge.Status.DECLINED
+        elif card.behaviour == Behaviour.THREE_DS:
+            status = SandboxCharge.Status.REQUIRES_ACTION
+        else:
+            status = SandboxCharge.Status.AUTHORIZED
         charge = SandboxCharge.objects.create(
             token=card,
             order_reference=order_reference,
             currency=currency,
             authorized_amount=0 if decline else amount,
-            status=SandboxCharge.Status.DECLINED if decline else SandboxCharge.Status.AUTHORIZED,
+            status=status,
+            return_url=return_url,
             decline_code=decline[0] if decline else "",
             review="open" if card.behaviour == Behaviour.REVIEW else "",
             expires_at=now + authorization_validity(method),
@@ -233,6 +250,37 @@ def authorize(
 
     params = {"token": token, "amount": amount, "currency": currency}
     return _idempotent(idempotency_key, "authorize", params, perform)
+
+
+def charge_retrieve(*, charge_id: str) -> dict[str, Any]:
+    """The charge as it is now (after a 3-D Secure challenge, for instance)."""
+    charge = SandboxCharge.objects.select_related("token").filter(pk=charge_id).first()
+    if charge is None:
+        raise SandboxError("invalid", "charge_not_found", "No such charge.")
+    return _charge_response(charge)
+
+
+def challenge_get(charge_id: str) -> SandboxCharge | None:
+    """The charge behind a challenge page, for the sandbox's own page."""
+    return SandboxCharge.objects.filter(pk=charge_id).first()
+
+
+def challenge_complete(*, charge_id: str, outcome: str) -> SandboxCharge:
+    """The shopper's answer on the challenge page: "approve", "fail" or "abandon"."""
+    with transaction.atomic():
+        charge = _lock_charge(charge_id)
+        if charge.status != SandboxCharge.Status.REQUIRES_ACTION:
+            return charge
+        if outcome == "approve":
+            charge.status = SandboxCharge.Status.AUTHORIZED
+        else:
+            charge.status = SandboxCharge.Status.DECLINED
+            charge.authorized_amount = 0
+            charge.decline_code = (
+                "authentication_failed" if outcome == "fail" else "authentication_abandoned"
+            )
+        charge.save(update_fields=["status", "authorized_amount", "decline_code"])
+    return charge
 
 
 def _lock_charge(charge_id: str) -> SandboxCharge:

@@ -62,6 +62,7 @@ class SandboxCardToken(models.Model):
 
 class SandboxCharge(models.Model):
     class Status(models.TextChoices):
+        REQUIRES_ACTION = "requires_action"
         AUTHORIZED = "authorized"
         CAPTURED = "captured"
         VOIDED = "voided"
@@ -78,6 +79,8 @@ class SandboxCharge(models.Model):
     decline_code = models.CharField(max_length=32, blank=True)
     # Fraud review, as a real service's risk team runs it: "" (none), "open", "approved".
     review = models.CharField(max_length=16, blank=True)
+    # Where the 3-D Secure challenge page sends the shopper back.
+    return_url = models.URLField(max_length=500, blank=True)
     expires_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
 

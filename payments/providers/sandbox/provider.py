@@ -53,6 +53,17 @@ def _card(data: dict[str, Any]) -> CardDetails:
     )
 
 
+def _authorization(answer: dict[str, Any]) -> AuthorizeResult:
+    return AuthorizeResult(
+        provider_reference=answer["id"],
+        authorized_amount=answer["authorized_amount"],
+        card=_card(answer["card"]),
+        expires_at=datetime.fromisoformat(answer["expires_at"]),
+        in_review=answer["review"] == "open",
+        action_url=answer["next_action_url"],
+    )
+
+
 class SandboxProvider(PaymentProvider):
     name = "sandbox"
     is_test_mode = True
@@ -89,16 +100,20 @@ class SandboxProvider(PaymentProvider):
                 order_reference=request.order_reference,
                 idempotency_key=request.idempotency_key,
                 method=request.method,
+                return_url=request.return_url,
             )
         except SandboxError as error:
             raise _raise(error) from error
-        return AuthorizeResult(
-            provider_reference=answer["id"],
-            authorized_amount=answer["authorized_amount"],
-            card=_card(answer["card"]),
-            expires_at=datetime.fromisoformat(answer["expires_at"]),
-            in_review=answer["review"] == "open",
-        )
+        return _authorization(answer)
+
+    def retrieve_authorization(self, provider_reference: str) -> AuthorizeResult:
+        try:
+            answer = gateway.charge_retrieve(charge_id=provider_reference)
+        except SandboxError as error:
+            raise _raise(error) from error
+        if answer["status"] == "declined":
+            raise PaymentDeclined("The authorization was refused.", code=answer["decline_code"])
+        return _authorization(answer)
 
     def capture(self, request: CaptureRequest) -> CaptureResult:
         try:

@@ -21,6 +21,7 @@ class Behaviour:
     INCORRECT_CVC = "incorrect_cvc"
     EXPIRED_CARD = "expired_card"
     REVIEW = "review"
+    THREE_DS = "three_d_secure"
     CAPTURE_FAILS = "capture_fails"
 
 
@@ -47,6 +48,12 @@ TEST_CARDS: dict[str, TestCard] = {
         ),
         TestCard(
             "4000000000000069", VISA, Behaviour.EXPIRED_CARD, _("Declined: the card has expired")
+        ),
+        TestCard(
+            "4000002760003184",
+            VISA,
+            Behaviour.THREE_DS,
+            _("Asks for 3-D Secure: approve, fail or abandon the challenge"),
         ),
         TestCard(
             "4000000000009235",

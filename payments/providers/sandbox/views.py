@@ -69,3 +69,29 @@ def _back_to_shop(session: SandboxCardSession) -> HttpResponse:
     return HttpResponseRedirect(
         session.return_url + separator + urlencode({"session_id": session.id})
     )
+
+
+CHALLENGE_OUTCOMES = ("approve", "fail", "abandon")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def challenge(request: HttpRequest, charge_id: str) -> HttpResponse:
+    """The issuing bank's 3-D Secure page, as the sandbox plays it."""
+    charge = gateway.challenge_get(charge_id)
+    if charge is None:
+        raise Http404(_("This payment page does not exist."))
+    if request.method == "POST":
+        outcome = request.POST.get("outcome", "")
+        if outcome not in CHALLENGE_OUTCOMES:
+            return render(
+                request,
+                "sandbox/challenge.html",
+                {"charge": charge, "error": _("Choose one of the buttons.")},
+                status=422,
+            )
+        gateway.challenge_complete(charge_id=charge.id, outcome=outcome)
+        return HttpResponseRedirect(charge.return_url)
+    if charge.status != "requires_action":
+        return HttpResponseRedirect(charge.return_url)
+    return render(request, "sandbox/challenge.html", {"charge": charge})
