@@ -20,12 +20,15 @@
     return digits.replace(/(\d{4})(?=\d)/g, "$1 ");
   }
 
-  number.addEventListener("input", function () {
+  function update() {
     var digits = number.value.replace(/\D/g, "").slice(0, 19);
     var name = detect(digits);
     brand.textContent = name || brand.dataset.unknown;
     brand.dataset.brand = name || "";
     number.value = format(digits, name);
     if (code) code.maxLength = name === "American Express" ? 4 : 3;
-  });
+  }
+
+  number.addEventListener("input", update);
+  update(); // digits typed before this script ran
 })();

@@ -38,6 +38,7 @@ def buy(page, base_url: str, card: str = "4242 4242 4242 4242") -> None:
 
     # The sandbox's own page: the shop never sees what is typed here.
     expect(page.get_by_text("TEST MODE")).to_be_visible()
+    page.wait_for_load_state("load")  # the brand detection script is in
     page.get_by_label("Card number").press_sequentially(card.replace(" ", ""))
     expect(page.locator("#card-brand")).to_have_text("Visa")
     page.get_by_label("Expiry date (MM/YY)").fill("12/34")

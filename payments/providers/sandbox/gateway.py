@@ -265,6 +265,12 @@ def challenge_get(charge_id: str) -> SandboxCharge | None:
     return SandboxCharge.objects.filter(pk=charge_id).first()
 
 
+def charge_language(charge: SandboxCharge) -> str:
+    """The language the shopper used on the card form, for the bank's page."""
+    session = SandboxCardSession.objects.filter(token_id=charge.token_id).first()
+    return session.language if session else "fr"
+
+
 def challenge_complete(*, charge_id: str, outcome: str) -> SandboxCharge:
     """The shopper's answer on the challenge page: "approve", "fail" or "abandon"."""
     with transaction.atomic():

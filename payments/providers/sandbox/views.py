@@ -81,6 +81,11 @@ def challenge(request: HttpRequest, charge_id: str) -> HttpResponse:
     charge = gateway.challenge_get(charge_id)
     if charge is None:
         raise Http404(_("This payment page does not exist."))
+    with translation.override(gateway.charge_language(charge)):
+        return _challenge(request, charge)
+
+
+def _challenge(request: HttpRequest, charge) -> HttpResponse:
     if request.method == "POST":
         outcome = request.POST.get("outcome", "")
         if outcome not in CHALLENGE_OUTCOMES:
