@@ -405,6 +405,8 @@ class _Refusal:
     code: str
     message: str
     defer: bool = False
+    # Nothing went wrong (the request became moot): recorded, not flagged.
+    quiet: bool = False
 
 
 def capture_key_for_shipment(shipment_id: int, payment_id: int) -> str:
@@ -487,7 +489,9 @@ def _execute(
             _schedule_retry(payment, requested, attempt, refusal.code, refusal.message)
             return OperationOutcome.DEFERRED
         if refusal is not None:
-            _ledger_failure(payment, requested, refusal.code, refusal.message)
+            _ledger_failure(
+                payment, requested, refusal.code, refusal.message, flag=not refusal.quiet
+            )
             _save(payment)
             return OperationOutcome.FAILED
         _ledger(
@@ -560,7 +564,14 @@ def _has_open_failures(payment: Payment) -> bool:
     return bool(failed - succeeded)
 
 
-def _ledger_failure(payment: Payment, requested: PaymentLedgerEntry, code: str, message: str):
+def _ledger_failure(
+    payment: Payment,
+    requested: PaymentLedgerEntry,
+    code: str,
+    message: str,
+    *,
+    flag: bool = True,
+) -> None:
     _ledger(
         payment,
         operation=requested.operation,
@@ -571,7 +582,8 @@ def _ledger_failure(payment: Payment, requested: PaymentLedgerEntry, code: str, 
         error_code=code,
         message=message,
     )
-    _flag(payment, code, message)
+    if flag:
+        _flag(payment, code, message)
 
 
 def _schedule_retry(
@@ -975,7 +987,8 @@ def payment_request_review_approval(*, order_id: int) -> None:
             .filter(order_id=order_id, status=PaymentStatus.IN_REVIEW)
             .first()
         )
-        if payment is None:
+        order = Order.objects.get(pk=order_id)
+        if payment is None or order.status != OrderStatus.IN_REVIEW:
             raise InvalidPaymentTransition(_("this order's payment is not in fraud review"))
         _request(
             payment,
@@ -991,6 +1004,10 @@ def payment_approve_review(
     """Close the provider's review as approved; confirm the order and tell the customer."""
 
     def check(payment: Payment, requested: PaymentLedgerEntry) -> _Refusal | None:
+        if _pending(payment, LedgerOperation.VOID) or (
+            Order.objects.get(pk=payment.order_id).status != OrderStatus.IN_REVIEW
+        ):
+            return _Refusal("order_cancelled", "The order was cancelled meanwhile.", quiet=True)
         if payment.status != PaymentStatus.IN_REVIEW:
             return _Refusal(
                 "not_in_review", f"The payment is {payment.get_status_display()}, not in review."
@@ -1007,8 +1024,11 @@ def payment_approve_review(
 
     def apply(payment: Payment, requested: PaymentLedgerEntry, result) -> int:
         _settle_status(payment, PaymentStatus.AUTHORIZED)
-        order_confirm(order_id=payment.order_id)
-        _queue_email_after(payment, CustomerEmail.Kind.REVIEW_APPROVED, requested, 0)
+        order = Order.objects.select_for_update().get(pk=payment.order_id)
+        if order.status == OrderStatus.IN_REVIEW:
+            order_confirm(order_id=order.pk)
+            _queue_email_after(payment, CustomerEmail.Kind.REVIEW_APPROVED, requested, 0)
+        # Cancelled meanwhile: the release of the hold is on its way; nothing to confirm.
         return 0
 
     return _execute(

@@ -119,3 +119,28 @@ def test_a_capture_declined_at_shipment_is_shown_to_staff(run_tasks):
     assert payment.needs_attention
     assert payment.failure_code == "capture_declined"
     assert not CustomerEmail.objects.exists()
+
+
+def test_approving_then_cancelling_before_the_worker_runs_releases_the_hold(
+    order_in_review, run_tasks
+):
+    payment_request_review_approval(order_id=order_in_review.pk)
+    order_cancel(order_id=order_in_review.pk)
+    run_tasks()
+    run_tasks()
+
+    order_in_review.refresh_from_db()
+    payment = Payment.objects.get(order=order_in_review)
+    assert order_in_review.status == OrderStatus.CANCELLED
+    assert payment.status == PaymentStatus.VOIDED
+    assert not payment.needs_attention
+    kinds = sorted(CustomerEmail.objects.values_list("kind", flat=True))
+    assert kinds == ["in_review", "released"]
+
+
+def test_an_order_cancelled_while_in_review_cannot_be_approved(order_in_review):
+    from payments.exceptions import InvalidPaymentTransition
+
+    order_cancel(order_id=order_in_review.pk)
+    with pytest.raises(InvalidPaymentTransition):
+        payment_request_review_approval(order_id=order_in_review.pk)
