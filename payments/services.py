@@ -372,7 +372,7 @@ def _authorization_succeeded(payment_id: int, key: str, result) -> Payment:
 
 # Worker-run operations ------------------------------------------------------
 #
-# Capture, void and refund share one engine: ``_execute``. The request is
+# Capture, void, refund and review approval share one engine: ``_execute``. The request is
 # written to the ledger (``requested``) in the transaction of the business
 # change that calls for it, with its task; the worker then runs it, as many
 # times as needed, with the same idempotency key.
