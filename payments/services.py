@@ -486,7 +486,9 @@ def _execute(
             return OperationOutcome.FAILED
         refusal = check(payment, requested)
         if refusal is not None and refusal.defer:
-            _schedule_retry(payment, requested, attempt, refusal.code, refusal.message)
+            _schedule_retry(
+                payment, requested, attempt, refusal.code, refusal.message, deferred=True
+            )
             return OperationOutcome.DEFERRED
         if refusal is not None:
             _ledger_failure(
@@ -587,9 +589,18 @@ def _ledger_failure(
 
 
 def _schedule_retry(
-    payment: Payment, requested: PaymentLedgerEntry, attempt: int, code: str, message: str
+    payment: Payment,
+    requested: PaymentLedgerEntry,
+    attempt: int,
+    code: str,
+    message: str,
+    *,
+    deferred: bool = False,
 ) -> None:
-    delay = _retry_delay(attempt)
+    """Run the operation again later: after a provider outage (one attempt used, backoff
+    growing) or because it must wait for others (``deferred``: no attempt used)."""
+    delay = _retry_delay(1 if deferred else attempt)
+    next_attempt = attempt if deferred else attempt + 1
     _ledger(
         payment,
         operation=requested.operation,
@@ -604,7 +615,7 @@ def _schedule_retry(
         requested.operation,
         payment.pk,
         requested.idempotency_key,
-        attempt=attempt + 1,
+        attempt=next_attempt,
         run_after=timezone.now() + delay,
     )
 

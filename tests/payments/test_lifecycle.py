@@ -361,3 +361,20 @@ def test_a_checkout_abandoned_at_the_3d_secure_page_releases_its_stock(settings)
     assert order.status == OrderStatus.PAYMENT_FAILED
     assert payment.failure_code == "authentication_abandoned"
     assert variant.stock == 2
+
+
+def test_waiting_for_captures_does_not_use_up_the_voids_attempts(order, run_tasks, settings):
+    settings.PAYMENTS_CAPTURE_MAX_ATTEMPTS = 2
+    dress, _scarf = lines(order)
+    order_ship(order_id=order.pk, carrier="colissimo", lines={dress.pk: 2})
+    order_cancel(order_id=order.pk)
+    payment = payment_of(order)
+    void_key = f"void-payment-{payment.pk}"
+    from payments.services import payment_void
+
+    for _ in range(5):  # the parcel's capture has not run: the void keeps waiting
+        assert payment_void(payment_id=payment.pk, idempotency_key=void_key) == "deferred"
+    retry = DBTaskResult.objects.filter(task_path="payments.tasks.void_payment").latest(
+        "enqueued_at"
+    )
+    assert retry.args_kwargs["kwargs"]["attempt"] == 1
