@@ -172,6 +172,9 @@ class OrderAdmin(admin.ModelAdmin):
         ]
 
     def _selected_orders(self, request: HttpRequest) -> list[Order]:
+        """The orders named by ``?ids=``, for staff who may change orders."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
         ids = [int(pk) for pk in request.GET.get("ids", "").split(",") if pk.strip().isdigit()]
         return list(Order.objects.filter(pk__in=ids).order_by("pk"))
 
@@ -194,8 +197,6 @@ class OrderAdmin(admin.ModelAdmin):
 
     def ship_view(self, request: HttpRequest) -> HttpResponse:
         """Ask for the carrier, tracking numbers and (for one order) quantities, then ship."""
-        if not self.has_change_permission(request):
-            raise PermissionDenied
         orders = self._selected_orders(request)
         if not orders:
             self.message_user(request, _("No orders were selected."), messages.WARNING)
@@ -241,8 +242,6 @@ class OrderAdmin(admin.ModelAdmin):
 
     def cancel_view(self, request: HttpRequest) -> HttpResponse:
         """Confirm, then cancel what has not shipped of each order through the service."""
-        if not self.has_change_permission(request):
-            raise PermissionDenied
         orders = self._selected_orders(request)
         if not orders:
             self.message_user(request, _("No orders were selected."), messages.WARNING)
