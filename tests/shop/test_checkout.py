@@ -326,3 +326,39 @@ def test_the_authentication_return_reads_the_provider_not_the_url(client, varian
 
     assert response.url == reverse("shop:checkout_payment")
     assert Order.objects.get().status == OrderStatus.PAYMENT_FAILED
+
+
+def test_checkout_pages_have_a_fixed_number_of_queries(client, django_assert_max_num_queries):
+    variants = [ProductVariantFactory(stock=5) for _ in range(4)]
+    fill_cart(client, variants[0])
+    client.post(reverse("shop:checkout_details"), DETAILS)
+    client.post(reverse("shop:checkout_shipping"), {"shipping_method": "standard"})
+    enter_card(client)
+    pages = [
+        reverse("shop:checkout_details"),
+        reverse("shop:checkout_shipping"),
+        reverse("shop:checkout_payment"),
+        reverse("shop:checkout_review"),
+    ]
+    counts = {}
+    for page in pages:
+        with django_assert_max_num_queries(6) as captured:
+            assert client.get(page).status_code == 200
+        counts[page] = len(captured.captured_queries)
+    for variant in variants[1:]:
+        fill_cart(client, variant)
+    for page in pages:
+        with django_assert_max_num_queries(counts[page]):
+            client.get(page)
+
+
+def test_the_confirmation_page_has_a_fixed_number_of_queries(client, django_assert_max_num_queries):
+    variants = [ProductVariantFactory(stock=5) for _ in range(3)]
+    for variant in variants:
+        fill_cart(client, variant)
+    client.post(reverse("shop:checkout_details"), DETAILS)
+    client.post(reverse("shop:checkout_shipping"), {"shipping_method": "standard"})
+    enter_card(client)
+    confirmation = client.post(reverse("shop:checkout_review"), review_form(client)).url
+    with django_assert_max_num_queries(5):
+        assert client.get(confirmation).status_code == 200
