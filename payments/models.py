@@ -4,6 +4,8 @@ from django.utils.translation import gettext_lazy as _
 
 class PaymentMethod(models.TextChoices):
     CARD = "card", _("Card")
+    APPLE_PAY = "apple_pay", "Apple Pay"
+    GOOGLE_PAY = "google_pay", "Google Pay"
 
 
 class PaymentStatus(models.TextChoices):
@@ -162,7 +164,10 @@ class Payment(models.Model):
     def card_display(self) -> str:
         if not self.card_last4:
             return ""
-        return f"{self.card_brand} •••• {self.card_last4}"
+        card = f"{self.card_brand} •••• {self.card_last4}"
+        if self.method != PaymentMethod.CARD:
+            return f"{self.get_method_display()} ({card})"
+        return card
 
 
 class LedgerOperation(models.TextChoices):

@@ -145,9 +145,15 @@ def _ledger(
 
 
 def payment_card_session_start(
-    *, amount: int, currency: str, return_url: str, cancel_url: str, language: str
+    *,
+    amount: int,
+    currency: str,
+    return_url: str,
+    cancel_url: str,
+    language: str,
+    method: str = "card",
 ) -> CardSessionResult:
-    """Open the provider's hosted card form for the shopper to fill in."""
+    """Open the provider's hosted card form (or wallet sheet) for the shopper."""
     return get_provider().create_card_session(
         CardSessionRequest(
             amount=amount,
@@ -155,6 +161,7 @@ def payment_card_session_start(
             return_url=return_url,
             cancel_url=cancel_url,
             language=language,
+            method=method,
         )
     )
 
@@ -176,7 +183,9 @@ def payment_outstanding_amount(*, order_id: int) -> int:
     return max(order.amount_due - captured, 0)
 
 
-def payment_create_for_order(*, order_id: int, payment_token: str, card: CardDetails) -> Payment:
+def payment_create_for_order(
+    *, order_id: int, payment_token: str, card: CardDetails, method: str = "card"
+) -> Payment:
     """The payment that will authorize what the order needs, one pending at a time.
 
     At checkout that is the order total. After an authorization expired it is
@@ -201,6 +210,7 @@ def payment_create_for_order(*, order_id: int, payment_token: str, card: CardDet
         return Payment.objects.create(
             order=order,
             provider=settings.PAYMENTS_PROVIDER,
+            method=method,
             payment_token=payment_token,
             currency=order.currency,
             amount=amount,

@@ -24,6 +24,7 @@ from orders.shipping import SHIPPING_METHODS
 from payments.emails import reauthorize_signature_valid
 from payments.exceptions import PaymentError
 from payments.messages import payment_failure_message
+from payments.methods import METHODS, methods_offered
 from payments.models import PaymentStatus
 from payments.providers.base import CardDetails
 from payments.selectors import payment_latest_for_order
@@ -128,14 +129,20 @@ def checkout_payment(request: HttpRequest) -> HttpResponse:
     cart, response = _guard(request, "payment")
     if response:
         return response
-    context = _context(request, "payment", cart)
+    offered = methods_offered(request.headers.get("User-Agent", ""))
+    context = _context(request, "payment", cart, methods=offered)
     if request.method == "POST":
+        method = request.POST.get("method", "card")
+        if method not in {spec.code for spec in offered}:
+            messages.error(request, _("Choose one of the payment methods offered."))
+            return render(request, "shop/checkout/payment.html", context, status=422)
         session = payment_card_session_start(
             amount=context["total_amount"],
             currency=cart.currency,
             return_url=request.build_absolute_uri(reverse("shop:checkout_payment_return")),
             cancel_url=request.build_absolute_uri(reverse("shop:checkout_payment")),
             language=get_language(),
+            method=method,
         )
         return redirect(session.redirect_url)
     return render(request, "shop/checkout/payment.html", context)
@@ -153,6 +160,8 @@ def checkout_payment_return(request: HttpRequest) -> HttpResponse:
     CheckoutState(request.session).set_payment(
         {
             "session_id": completed.session_id,
+            "method": completed.method,
+            "method_label": str(METHODS[completed.method].label),
             "token": completed.payment_token,
             "brand": card.brand,
             "last4": card.last4,
@@ -223,6 +232,7 @@ def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
         try:
             payment = payment_create_for_order(
                 order_id=order.pk,
+                method=card.get("method", "card"),
                 payment_token=card["token"],
                 card=CardDetails(
                     brand=card["brand"],

@@ -30,6 +30,8 @@ class CardSessionRequest:
     return_url: str
     cancel_url: str
     language: str
+    # "card" for the card form; a wallet ("apple_pay", "google_pay") for its sheet.
+    method: str = "card"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +47,7 @@ class CompletedCardSession:
     session_id: str
     payment_token: str
     card: CardDetails
+    method: str = "card"
 
 
 @dataclass(frozen=True, kw_only=True)

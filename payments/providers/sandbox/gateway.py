@@ -87,7 +87,13 @@ def _idempotent(
 
 
 def session_create(
-    *, amount: int, currency: str, return_url: str, cancel_url: str, language: str
+    *,
+    amount: int,
+    currency: str,
+    return_url: str,
+    cancel_url: str,
+    language: str,
+    method: str = "card",
 ) -> dict[str, Any]:
     session = SandboxCardSession.objects.create(
         amount=amount,
@@ -95,6 +101,7 @@ def session_create(
         return_url=return_url,
         cancel_url=cancel_url,
         language=language,
+        method=method,
     )
     return {"id": session.id}
 
@@ -113,6 +120,7 @@ def session_retrieve(session_id: str) -> dict[str, Any] | None:
     return {
         "id": session.id,
         "status": session.status,
+        "method": session.method,
         "token": None
         if token is None
         else {
@@ -165,6 +173,22 @@ def _fault_point(name: str) -> None:
     """
     if os.environ.get("SANDBOX_FAULT") == f"kill_{name}":
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+# The card a test phone keeps in its wallet.
+WALLET_CARD = {"brand": "Visa", "last4": "1881", "exp_month": 12, "exp_year": 2030}
+
+
+def session_complete_wallet(*, session_id: str) -> SandboxCardSession:
+    """The shopper confirmed the wallet sheet: a token for the phone's card, typed nowhere."""
+    with transaction.atomic():
+        session = SandboxCardSession.objects.select_for_update().get(pk=session_id)
+        if session.status != SandboxCardSession.Status.OPEN:
+            raise SandboxError("invalid", "session_closed", "This session was already used.")
+        session.token = SandboxCardToken.objects.create(behaviour=Behaviour.APPROVE, **WALLET_CARD)
+        session.status = SandboxCardSession.Status.COMPLETED
+        session.save(update_fields=["token", "status"])
+    return session
 
 
 # Money ----------------------------------------------------------------------

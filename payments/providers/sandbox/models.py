@@ -36,6 +36,7 @@ class SandboxCardSession(models.Model):
     return_url = models.URLField(max_length=500)
     cancel_url = models.URLField(max_length=500)
     language = models.CharField(max_length=8)
+    method = models.CharField(max_length=32, default="card")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     token = models.OneToOneField(
         "SandboxCardToken", on_delete=models.SET_NULL, null=True, related_name="session"

@@ -75,6 +75,7 @@ class SandboxProvider(PaymentProvider):
             return_url=request.return_url,
             cancel_url=request.cancel_url,
             language=request.language,
+            method=request.method,
         )
         return CardSessionResult(
             session_id=answer["id"],
@@ -89,6 +90,7 @@ class SandboxProvider(PaymentProvider):
             session_id=answer["id"],
             payment_token=answer["token"]["id"],
             card=_card(answer["token"]["card"]),
+            method=answer["method"],
         )
 
     def authorize(self, request: AuthorizeRequest) -> AuthorizeResult:

@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 
+from payments.methods import METHODS
 from payments.providers.sandbox import gateway
 from payments.providers.sandbox.forms import CardForm
 from payments.providers.sandbox.models import SandboxCardSession
@@ -26,7 +27,26 @@ def card_form(request: HttpRequest, session_id: str) -> HttpResponse:
     if session.status != SandboxCardSession.Status.OPEN:
         return _back_to_shop(session)
     with translation.override(session.language):
+        if session.method in WALLETS:
+            return _wallet_sheet(request, session)
         return _card_form(request, session)
+
+
+WALLETS = ("apple_pay", "google_pay")
+
+
+def _wallet_sheet(request: HttpRequest, session: SandboxCardSession) -> HttpResponse:
+    """The phone's payment sheet: the shopper confirms; no card details are typed or sent."""
+    if request.method == "POST":
+        if request.POST.get("outcome") == "pay":
+            gateway.session_complete_wallet(session_id=session.id)
+            return _back_to_shop(session)
+        return HttpResponseRedirect(session.cancel_url)
+    return render(
+        request,
+        "sandbox/wallet_sheet.html",
+        {"session": session, "card": gateway.WALLET_CARD, "wallet": METHODS[session.method]},
+    )
 
 
 @sensitive_variables("form")

@@ -1,0 +1,63 @@
+"""Apple Pay on an iPhone with Safari, Google Pay on Android with Chrome, in a browser."""
+
+import re
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from orders.models import Order, OrderStatus
+from tests.factories import ProductVariantFactory
+from tests.payments.test_methods import ANDROID_CHROME, IPHONE_SAFARI
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "wallet"),
+    [(IPHONE_SAFARI, "Apple Pay"), (ANDROID_CHROME, "Google Pay")],
+    ids=["apple-pay", "google-pay"],
+)
+def test_a_phone_pays_with_its_wallet(browser, request, live_server, user_agent, wallet):
+    from tests.browser.conftest import _new_page
+
+    ProductVariantFactory(
+        product__name="Robe portefeuille", product__price_amount=12900, size="M", stock=4
+    )
+    pages = _new_page(
+        browser,
+        request,
+        viewport={"width": 390, "height": 844},
+        user_agent=user_agent,
+        is_mobile=True,
+        has_touch=True,
+    )
+    page = next(pages)
+    try:
+        page.goto(f"{live_server.url}/en/")
+        page.get_by_role("link", name="Robe portefeuille").first.click()
+        page.get_by_label("M", exact=True).check()
+        page.get_by_role("button", name="Add to cart").click()
+        page.get_by_role("link", name="Checkout").click()
+        page.get_by_label("Email").fill("claire@example.com")
+        page.get_by_label("Full name").fill("Claire Dubois")
+        page.get_by_label("Address", exact=True).fill("12 rue des Lilas")
+        page.get_by_label("Postal code").fill("75011")
+        page.get_by_label("City").fill("Paris")
+        page.get_by_role("button", name="Continue to delivery").click()
+        page.get_by_role("button", name="Continue to payment").click()
+
+        page.get_by_label(wallet).check()
+        page.get_by_role("button", name="Enter card details").click()
+        expect(page.get_by_test_id("wallet-card")).to_contain_text("Visa •••• 1881")
+        assert Axe().run(page).violations_count == 0
+        page.get_by_role("button", name=f"Confirm with {wallet}").click()
+
+        expect(page.get_by_test_id("card")).to_contain_text(f"{wallet} (Visa •••• 1881)")
+        page.get_by_role("button", name=re.compile("Place order")).click()
+        expect(page.get_by_test_id("payment-promise")).to_contain_text(
+            f"€135.90 is held on your {wallet} (Visa •••• 1881)"
+        )
+        assert Order.objects.get().status == OrderStatus.CONFIRMED
+    finally:
+        next(pages, None)

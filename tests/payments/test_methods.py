@@ -1,0 +1,128 @@
+"""Which method is offered where, and a wallet payment from the sheet to the capture."""
+
+import pytest
+from django.urls import reverse
+
+from orders.models import Order, OrderStatus
+from orders.services import order_ship
+from payments.methods import METHODS, authorization_validity, methods_offered
+from payments.models import Payment, PaymentStatus
+from tests.factories import ProductVariantFactory
+
+IPHONE_SAFARI = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
+)
+IPHONE_CHROME = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1"
+)
+ANDROID_CHROME = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Mobile Safari/537.36"
+)
+ANDROID_FIREFOX = "Mozilla/5.0 (Android 14; Mobile; rv:133.0) Gecko/133.0 Firefox/133.0"
+DESKTOP_CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+MAC_SAFARI = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_7_1) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.1 Safari/605.1.15"
+)
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "codes"),
+    [
+        (IPHONE_SAFARI, ["apple_pay", "card"]),
+        (IPHONE_CHROME, ["card"]),
+        (ANDROID_CHROME, ["google_pay", "card"]),
+        (ANDROID_FIREFOX, ["card"]),
+        (DESKTOP_CHROME, ["card"]),
+        (MAC_SAFARI, ["card"]),
+        ("", ["card"]),
+    ],
+)
+def test_wallets_are_offered_only_where_the_device_supports_them(user_agent, codes):
+    assert [spec.code for spec in methods_offered(user_agent)] == codes
+
+
+def test_every_method_says_when_money_moves_and_how_long_a_hold_lasts():
+    for spec in METHODS.values():
+        assert spec.capture in {"manual", "immediate"}
+        assert authorization_validity(spec.code).days == spec.authorization_days
+
+
+def test_the_hold_lasts_as_configured_per_method(settings):
+    settings.PAYMENTS_AUTHORIZATION_DAYS = {"card": 5}
+    assert authorization_validity("card").days == 5
+    assert authorization_validity("apple_pay").days == 7
+
+
+@pytest.mark.django_db
+def test_an_android_shopper_pays_with_google_pay_without_typing_a_card(client, run_tasks):
+    from tests.shop.test_checkout import DETAILS, fill_cart, review_form
+
+    variant = ProductVariantFactory(product__price_amount=12900, stock=3)
+    fill_cart(client, variant)
+    client.post(reverse("shop:checkout_details"), DETAILS)
+    client.post(reverse("shop:checkout_shipping"), {"shipping_method": "standard"})
+    page = client.get(reverse("shop:checkout_payment"), HTTP_USER_AGENT=ANDROID_CHROME)
+    assert 'value="google_pay"' in page.content.decode()
+    assert 'value="apple_pay"' not in page.content.decode()
+
+    response = client.post(
+        reverse("shop:checkout_payment"), {"method": "google_pay"}, HTTP_USER_AGENT=ANDROID_CHROME
+    )
+    sheet = client.get(response.url)
+    assert "Google Pay" in sheet.content.decode()
+    assert 'name="number"' not in sheet.content.decode()  # nothing to type
+    response = client.post(response.url, {"outcome": "pay"})
+    client.get(response.url)
+    assert client.session["checkout"]["payment"]["method"] == "google_pay"
+    client.post(reverse("shop:checkout_review"), review_form(client))
+
+    order = Order.objects.get()
+    payment = Payment.objects.get()
+    assert order.status == OrderStatus.CONFIRMED
+    assert (payment.method, payment.status) == ("google_pay", PaymentStatus.AUTHORIZED)
+    assert payment.card_display == "Google Pay (Visa •••• 1881)"
+    order_ship(order_id=order.pk, carrier="colissimo")
+    run_tasks()
+    payment.refresh_from_db()
+    assert payment.captured_amount == order.total_amount
+
+
+@pytest.mark.django_db
+def test_a_wallet_not_offered_to_this_browser_is_refused(client):
+    from tests.shop.test_checkout import DETAILS, fill_cart
+
+    fill_cart(client, ProductVariantFactory(stock=3))
+    client.post(reverse("shop:checkout_details"), DETAILS)
+    client.post(reverse("shop:checkout_shipping"), {"shipping_method": "standard"})
+
+    response = client.post(
+        reverse("shop:checkout_payment"), {"method": "apple_pay"}, HTTP_USER_AGENT=DESKTOP_CHROME
+    )
+    assert response.status_code == 422
+    response = client.post(reverse("shop:checkout_payment"), {"method": "bitcoin"})
+    assert response.status_code == 422
+
+
+@pytest.mark.django_db
+def test_cancelling_the_wallet_sheet_comes_back_with_the_cart(client):
+    from tests.shop.test_checkout import DETAILS, fill_cart
+
+    variant = ProductVariantFactory(stock=3)
+    fill_cart(client, variant)
+    client.post(reverse("shop:checkout_details"), DETAILS)
+    client.post(reverse("shop:checkout_shipping"), {"shipping_method": "standard"})
+    response = client.post(
+        reverse("shop:checkout_payment"), {"method": "apple_pay"}, HTTP_USER_AGENT=IPHONE_SAFARI
+    )
+    response = client.post(response.url, {"outcome": "cancel"})
+
+    assert response.url.endswith(reverse("shop:checkout_payment"))
+    assert client.session["cart"] == {str(variant.pk): 1}
+    assert "payment" not in client.session["checkout"]
