@@ -22,6 +22,7 @@ TEMPLATES = {
     CustomerEmail.Kind.REAUTHORIZE: "payments/email/reauthorize",
     CustomerEmail.Kind.IN_REVIEW: "payments/email/in_review",
     CustomerEmail.Kind.REVIEW_APPROVED: "payments/email/review_approved",
+    CustomerEmail.Kind.SHIPPED_PAID: "payments/email/shipped_paid",
 }
 REAUTHORIZE_SALT = "payments.reauthorize"
 REAUTHORIZE_MAX_AGE = 60 * 60 * 24 * 30

@@ -28,7 +28,8 @@ class MethodSpec:
     # "immediate": paid at order; nothing to capture later (cancelling refunds).
     capture: str
     authorization_days: int
-    # "card": the card form; "wallet": the device's payment sheet.
+    # "card": the card form; "wallet": the device's payment sheet; "approval":
+    # the shopper is sent to the service's own page to log in and approve.
     page: str
     # Which devices and browsers support it: "" for all.
     devices: str = ""
@@ -57,6 +58,10 @@ METHODS: dict[str, MethodSpec] = {
         # Wallets pay with a card kept on the phone: a card authorization.
         MethodSpec("apple_pay", "Apple Pay", "manual", 7, page="wallet", devices="apple"),
         MethodSpec("google_pay", "Google Pay", "manual", 7, page="wallet", devices="android"),
+        # PayPal honours an authorization for 29 days (3 guaranteed).
+        MethodSpec("paypal", "PayPal", "manual", 29, page="approval"),
+        # Alipay has no separate capture: the money is taken at the order.
+        MethodSpec("alipay", "Alipay", "immediate", 0, page="approval"),
     )
 }
 
@@ -71,3 +76,7 @@ def authorization_validity(method: str) -> timedelta:
     """How long an authorization of ``method`` can be captured; settings may override it."""
     days = settings.PAYMENTS_AUTHORIZATION_DAYS.get(method, METHODS[method].authorization_days)
     return timedelta(days=days)
+
+
+def is_paid_at_order(method: str) -> bool:
+    return METHODS[method].capture == "immediate"

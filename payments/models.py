@@ -6,6 +6,8 @@ class PaymentMethod(models.TextChoices):
     CARD = "card", _("Card")
     APPLE_PAY = "apple_pay", "Apple Pay"
     GOOGLE_PAY = "google_pay", "Google Pay"
+    PAYPAL = "paypal", "PayPal"
+    ALIPAY = "alipay", "Alipay"
 
 
 class PaymentStatus(models.TextChoices):
@@ -23,8 +25,14 @@ class PaymentStatus(models.TextChoices):
 
 # The one place that says which status may follow which; services check it.
 PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    # Methods without a separate capture (Alipay) are captured at the order.
     PaymentStatus.PENDING: frozenset(
-        {PaymentStatus.AUTHORIZED, PaymentStatus.IN_REVIEW, PaymentStatus.FAILED}
+        {
+            PaymentStatus.AUTHORIZED,
+            PaymentStatus.CAPTURED,
+            PaymentStatus.IN_REVIEW,
+            PaymentStatus.FAILED,
+        }
     ),
     PaymentStatus.IN_REVIEW: frozenset(
         {PaymentStatus.AUTHORIZED, PaymentStatus.VOIDED, PaymentStatus.EXPIRED}
@@ -162,8 +170,9 @@ class Payment(models.Model):
 
     @property
     def card_display(self) -> str:
+        """How the shopper paid: "Visa •••• 4242", "Apple Pay (Visa •••• 1881)", "PayPal"."""
         if not self.card_last4:
-            return ""
+            return "" if self.method == PaymentMethod.CARD else self.get_method_display()
         card = f"{self.card_brand} •••• {self.card_last4}"
         if self.method != PaymentMethod.CARD:
             return f"{self.get_method_display()} ({card})"
@@ -284,6 +293,7 @@ class CustomerEmail(models.Model):
         REAUTHORIZE = "reauthorize", _("Authorization expired, new one asked")
         IN_REVIEW = "in_review", _("Payment being verified")
         REVIEW_APPROVED = "review_approved", _("Payment verified, order confirmed")
+        SHIPPED_PAID = "shipped_paid", _("Shipped, already paid")
 
     key = models.CharField(_("key"), max_length=128, unique=True)
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)

@@ -33,6 +33,7 @@ from payments.exceptions import (
     PaymentError,
     ProviderUnavailable,
 )
+from payments.methods import METHODS, is_paid_at_order
 from payments.models import (
     CAPTURABLE_STATUSES,
     REFUNDABLE_STATUSES,
@@ -345,9 +346,23 @@ def _authorization_succeeded(payment_id: int, key: str, result) -> Payment:
             idempotency_key=key,
             provider_reference=result.provider_reference,
         )
-        _move(payment, PaymentStatus.IN_REVIEW if result.in_review else PaymentStatus.AUTHORIZED)
+        if result.captured_amount:  # paid at the order (Alipay): nothing to capture later
+            status = PaymentStatus.CAPTURED
+            _ledger(
+                payment,
+                operation=LedgerOperation.CAPTURE,
+                event=LedgerEvent.SUCCEEDED,
+                amount=result.captured_amount,
+                idempotency_key=f"capture-at-order-payment-{payment.pk}",
+                provider_reference=result.provider_reference,
+                message="taken at the order: the method has no separate capture",
+            )
+        else:
+            status = PaymentStatus.IN_REVIEW if result.in_review else PaymentStatus.AUTHORIZED
+        _move(payment, status)
         payment.provider_reference = result.provider_reference
         payment.authorized_amount = result.authorized_amount
+        payment.captured_amount = result.captured_amount
         payment.authorized_at = timezone.now()
         payment.authorization_expires_at = result.expires_at
         payment.save(
@@ -355,6 +370,7 @@ def _authorization_succeeded(payment_id: int, key: str, result) -> Payment:
                 "status",
                 "provider_reference",
                 "authorized_amount",
+                "captured_amount",
                 "authorized_at",
                 "authorization_expires_at",
             ]
@@ -681,6 +697,21 @@ def payment_request_capture(*, order_id: int, shipment_id: int, amount: int, cur
     cover it, which rolls the shipment back. Idempotent per shipment.
     """
     with transaction.atomic():
+        paid = (
+            payment_qs_select_for_update()
+            .filter(order_id=order_id, captured_amount__gt=0)
+            .filter(method__in=[m for m in METHODS if is_paid_at_order(m)])
+            .first()
+        )
+        if paid is not None:
+            # Paid at the order: nothing to capture; the customer hears the parcel left.
+            customer_email_queue(
+                key=f"shipped-paid-shipment-{shipment_id}",
+                kind=CustomerEmail.Kind.SHIPPED_PAID,
+                order_id=order_id,
+                amount=amount,
+            )
+            return
         payment = (
             payment_qs_select_for_update()
             .filter(order_id=order_id, status__in=CAPTURABLE_STATUSES)
@@ -865,6 +896,24 @@ def payment_request_release(*, order_id: int) -> None:
     Nothing is requested when no authorization is left to release.
     """
     with transaction.atomic():
+        paid = (
+            payment_qs_select_for_update()
+            .filter(order_id=order_id, status__in=REFUNDABLE_STATUSES)
+            .filter(method__in=[m for m in METHODS if is_paid_at_order(m)])
+            .first()
+        )
+        if paid is not None:
+            # Paid at the order (Alipay): cancelling refunds what will not ship.
+            owed = Order.objects.get(pk=order_id).amount_due
+            surplus = paid.refundable_amount - _pending_amount(paid, LedgerOperation.REFUND) - owed
+            if surplus > 0:
+                _request(
+                    paid,
+                    operation=LedgerOperation.REFUND,
+                    key=f"refund-cancellation-order-{order_id}",
+                    amount=surplus,
+                )
+            return
         payment = (
             payment_qs_select_for_update()
             .filter(order_id=order_id, status__in=VOIDABLE_STATUSES)

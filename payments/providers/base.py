@@ -46,6 +46,7 @@ class CompletedCardSession:
 
     session_id: str
     payment_token: str
+    # The card's outline; for PayPal and Alipay, the service's name and no digits.
     card: CardDetails
     method: str = "card"
 
@@ -73,6 +74,8 @@ class AuthorizeResult:
     # 3-D Secure: the shopper must authenticate on this page first; then the
     # result is read with ``retrieve_authorization``.
     action_url: str = ""
+    # Methods without a separate capture (Alipay) are taken at once.
+    captured_amount: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,6 +34,7 @@ def buy(page, base_url: str, card: str = "4242 4242 4242 4242") -> None:
 
     page.get_by_label(re.compile("Standard delivery")).check()
     page.get_by_role("button", name="Continue to payment").click()
+    page.get_by_label(re.compile("^Card:")).check()
     page.get_by_role("button", name="Enter card details").click()
 
     # The sandbox's own page: the shop never sees what is typed here.

@@ -61,3 +61,38 @@ def test_a_phone_pays_with_its_wallet(browser, request, live_server, user_agent,
         assert Order.objects.get().status == OrderStatus.CONFIRMED
     finally:
         next(pages, None)
+
+
+@pytest.mark.parametrize(
+    ("service", "promise"),
+    [
+        ("PayPal", "€135.90 is authorized on your PayPal account. Nothing has been debited yet."),
+        ("Alipay", "You paid €135.90 with Alipay."),
+    ],
+)
+def test_a_shopper_pays_on_paypals_or_alipays_page(page, live_server, service, promise):
+    ProductVariantFactory(
+        product__name="Robe portefeuille", product__price_amount=12900, size="M", stock=4
+    )
+    page.goto(f"{live_server.url}/en/")
+    page.get_by_role("link", name="Robe portefeuille").first.click()
+    page.get_by_label("M", exact=True).check()
+    page.get_by_role("button", name="Add to cart").click()
+    page.get_by_role("link", name="Checkout").click()
+    page.get_by_label("Email").fill("claire@example.com")
+    page.get_by_label("Full name").fill("Claire Dubois")
+    page.get_by_label("Address", exact=True).fill("12 rue des Lilas")
+    page.get_by_label("Postal code").fill("75011")
+    page.get_by_label("City").fill("Paris")
+    page.get_by_role("button", name="Continue to delivery").click()
+    page.get_by_role("button", name="Continue to payment").click()
+    page.get_by_label(service).check()
+    page.get_by_role("button", name="Enter card details").click()
+
+    expect(page.get_by_test_id("wallet-account")).to_contain_text(service)
+    assert Axe().run(page).violations_count == 0
+    page.get_by_role("button", name=f"Confirm with {service}").click()
+    expect(page.get_by_test_id("card")).to_have_text(re.compile(rf"^\s*{service}"))
+    page.get_by_role("button", name=re.compile("Place order")).click()
+
+    expect(page.get_by_test_id("payment-promise")).to_contain_text(promise)

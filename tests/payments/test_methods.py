@@ -1,12 +1,16 @@
 """Which method is offered where, and a wallet payment from the sheet to the capture."""
 
+from datetime import timedelta
+
 import pytest
+from django.core import mail
 from django.urls import reverse
 
 from orders.models import Order, OrderStatus
-from orders.services import order_ship
+from orders.services import order_cancel, order_ship
 from payments.methods import METHODS, authorization_validity, methods_offered
-from payments.models import Payment, PaymentStatus
+from payments.models import CustomerEmail, Payment, PaymentStatus
+from payments.providers.sandbox.models import SandboxCapture
 from tests.factories import ProductVariantFactory
 
 IPHONE_SAFARI = (
@@ -35,13 +39,13 @@ MAC_SAFARI = (
 @pytest.mark.parametrize(
     ("user_agent", "codes"),
     [
-        (IPHONE_SAFARI, ["apple_pay", "card"]),
-        (IPHONE_CHROME, ["card"]),
-        (ANDROID_CHROME, ["google_pay", "card"]),
-        (ANDROID_FIREFOX, ["card"]),
-        (DESKTOP_CHROME, ["card"]),
-        (MAC_SAFARI, ["card"]),
-        ("", ["card"]),
+        (IPHONE_SAFARI, ["apple_pay", "card", "paypal", "alipay"]),
+        (IPHONE_CHROME, ["card", "paypal", "alipay"]),
+        (ANDROID_CHROME, ["google_pay", "card", "paypal", "alipay"]),
+        (ANDROID_FIREFOX, ["card", "paypal", "alipay"]),
+        (DESKTOP_CHROME, ["card", "paypal", "alipay"]),
+        (MAC_SAFARI, ["card", "paypal", "alipay"]),
+        ("", ["card", "paypal", "alipay"]),
     ],
 )
 def test_wallets_are_offered_only_where_the_device_supports_them(user_agent, codes):
@@ -126,3 +130,86 @@ def test_cancelling_the_wallet_sheet_comes_back_with_the_cart(client):
     assert response.url.endswith(reverse("shop:checkout_payment"))
     assert client.session["cart"] == {str(variant.pk): 1}
     assert "payment" not in client.session["checkout"]
+
+
+def pay_with(client, method, user_agent=DESKTOP_CHROME, outcome="pay"):
+    """Checkout with PayPal or Alipay: the service's own page, then back to the shop."""
+    from tests.shop.test_checkout import DETAILS, fill_cart, review_form
+
+    variant = ProductVariantFactory(product__price_amount=12900, stock=3)
+    fill_cart(client, variant)
+    client.post(reverse("shop:checkout_details"), DETAILS)
+    client.post(reverse("shop:checkout_shipping"), {"shipping_method": "standard"})
+    response = client.post(
+        reverse("shop:checkout_payment"), {"method": method}, HTTP_USER_AGENT=user_agent
+    )
+    page = client.get(response.url).content.decode()
+    assert 'name="number"' not in page  # no card details on PayPal's or Alipay's page
+    response = client.post(response.url, {"outcome": outcome})
+    if outcome != "pay":
+        return variant, response
+    client.get(response.url)
+    return variant, client.post(reverse("shop:checkout_review"), review_form(client), follow=True)
+
+
+@pytest.mark.django_db
+def test_paypal_is_approved_on_its_page_and_captured_at_shipment(client, run_tasks):
+    _variant, response = pay_with(client, "paypal")
+
+    order = Order.objects.get()
+    payment = Payment.objects.get()
+    assert order.status == OrderStatus.CONFIRMED
+    assert (payment.method, payment.status) == ("paypal", PaymentStatus.AUTHORIZED)
+    assert payment.captured_amount == 0
+    assert "PayPal" in response.content.decode()
+    assert payment.authorization_expires_at - payment.authorized_at > timedelta(days=28)
+
+    order_ship(order_id=order.pk, carrier="colissimo")
+    run_tasks()
+    payment.refresh_from_db()
+    assert payment.captured_amount == order.total_amount
+    [message] = mail.outbox
+    assert "PayPal" in message.body
+
+
+@pytest.mark.django_db
+def test_cancelling_on_paypals_page_keeps_the_cart(client):
+    variant, response = pay_with(client, "paypal", outcome="cancel")
+
+    assert response.url.endswith(reverse("shop:checkout_payment"))
+    assert client.session["cart"] == {str(variant.pk): 1}
+    assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+def test_alipay_takes_the_money_at_the_order_and_shipping_captures_nothing(client, run_tasks):
+    _variant, response = pay_with(client, "alipay")
+
+    order = Order.objects.get()
+    payment = Payment.objects.get()
+    assert order.status == OrderStatus.CONFIRMED
+    assert payment.status == PaymentStatus.CAPTURED
+    assert payment.captured_amount == order.total_amount
+    page = response.content.decode()
+    assert "Vous avez payé" in page or "You paid" in page
+
+    order_ship(order_id=order.pk, carrier="colissimo")
+    run_tasks()
+    assert SandboxCapture.objects.count() == 0  # nothing more moved at shipment
+    [message] = mail.outbox
+    assert CustomerEmail.objects.get().kind == CustomerEmail.Kind.SHIPPED_PAID
+    assert "Alipay" in message.body
+
+
+@pytest.mark.django_db
+def test_cancelling_an_alipay_order_refunds_it(client, run_tasks):
+    pay_with(client, "alipay")
+    order = Order.objects.get()
+
+    order_cancel(order_id=order.pk)
+    run_tasks()
+
+    payment = Payment.objects.get()
+    assert payment.refunded_amount == order.total_amount
+    assert payment.status == PaymentStatus.REFUNDED
+    assert CustomerEmail.objects.get().kind == CustomerEmail.Kind.REFUNDED

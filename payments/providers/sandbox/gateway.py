@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from payments.methods import authorization_validity
+from payments.methods import authorization_validity, is_paid_at_order
 from payments.providers.sandbox.models import (
     SandboxCapture,
     SandboxCardSession,
@@ -180,12 +180,21 @@ WALLET_CARD = {"brand": "Visa", "last4": "1881", "exp_month": 12, "exp_year": 20
 
 
 def session_complete_wallet(*, session_id: str) -> SandboxCardSession:
-    """The shopper confirmed the wallet sheet: a token for the phone's card, typed nowhere."""
+    """The shopper confirmed the wallet sheet (or approved on PayPal's or Alipay's page).
+
+    A wallet pays with the phone's card, typed nowhere; PayPal and Alipay
+    pay from the shopper's account there, so the token has no card digits.
+    """
     with transaction.atomic():
         session = SandboxCardSession.objects.select_for_update().get(pk=session_id)
         if session.status != SandboxCardSession.Status.OPEN:
             raise SandboxError("invalid", "session_closed", "This session was already used.")
-        session.token = SandboxCardToken.objects.create(behaviour=Behaviour.APPROVE, **WALLET_CARD)
+        outline = (
+            WALLET_CARD
+            if session.method in ("apple_pay", "google_pay")
+            else {"brand": "", "last4": "", "exp_month": 0, "exp_year": 0}
+        )
+        session.token = SandboxCardToken.objects.create(behaviour=Behaviour.APPROVE, **outline)
         session.status = SandboxCardSession.Status.COMPLETED
         session.save(update_fields=["token", "status"])
     return session
@@ -255,6 +264,8 @@ def authorize(
             status = SandboxCharge.Status.DECLINED
         elif card.behaviour == Behaviour.THREE_DS:
             status = SandboxCharge.Status.REQUIRES_ACTION
+        elif is_paid_at_order(method):
+            status = SandboxCharge.Status.CAPTURED
         else:
             status = SandboxCharge.Status.AUTHORIZED
         charge = SandboxCharge.objects.create(
@@ -262,6 +273,7 @@ def authorize(
             order_reference=order_reference,
             currency=currency,
             authorized_amount=0 if decline else amount,
+            captured_amount=amount if status == SandboxCharge.Status.CAPTURED else 0,
             status=status,
             return_url=return_url,
             decline_code=decline[0] if decline else "",

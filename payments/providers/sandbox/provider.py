@@ -61,6 +61,7 @@ def _authorization(answer: dict[str, Any]) -> AuthorizeResult:
         expires_at=datetime.fromisoformat(answer["expires_at"]),
         in_review=answer["review"] == "open",
         action_url=answer["next_action_url"],
+        captured_amount=answer["captured_amount"],
     )
 
 

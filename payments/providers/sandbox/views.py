@@ -9,7 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 
-from payments.methods import METHODS
+from payments.methods import METHODS, is_paid_at_order
 from payments.providers.sandbox import gateway
 from payments.providers.sandbox.forms import CardForm
 from payments.providers.sandbox.models import SandboxCardSession
@@ -27,16 +27,16 @@ def card_form(request: HttpRequest, session_id: str) -> HttpResponse:
     if session.status != SandboxCardSession.Status.OPEN:
         return _back_to_shop(session)
     with translation.override(session.language):
-        if session.method in WALLETS:
+        if METHODS[session.method].page in ("wallet", "approval"):
             return _wallet_sheet(request, session)
         return _card_form(request, session)
 
 
-WALLETS = ("apple_pay", "google_pay")
-
-
 def _wallet_sheet(request: HttpRequest, session: SandboxCardSession) -> HttpResponse:
-    """The phone's payment sheet: the shopper confirms; no card details are typed or sent."""
+    """The phone's payment sheet, or PayPal's or Alipay's page: the shopper approves there.
+
+    No card details are typed or sent to the shop.
+    """
     if request.method == "POST":
         if request.POST.get("outcome") == "pay":
             gateway.session_complete_wallet(session_id=session.id)
@@ -45,7 +45,12 @@ def _wallet_sheet(request: HttpRequest, session: SandboxCardSession) -> HttpResp
     return render(
         request,
         "sandbox/wallet_sheet.html",
-        {"session": session, "card": gateway.WALLET_CARD, "wallet": METHODS[session.method]},
+        {
+            "session": session,
+            "card": gateway.WALLET_CARD,
+            "wallet": METHODS[session.method],
+            "paid_now": is_paid_at_order(session.method),
+        },
     )
 
 
