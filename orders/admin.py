@@ -220,13 +220,11 @@ class OrderAdmin(admin.ModelAdmin):
                 else:
                     self.message_user(
                         request,
-                        _(
-                            "Order %(number)s: parcel recorded. The capture of %(amount)s "
-                            "is queued and the customer will be e-mailed once it is debited."
-                        )
+                        _("Order %(number)s: parcel worth %(amount)s recorded. %(notes)s")
                         % {
                             "number": order.number,
                             "amount": format_money(shipment.amount, shipment.currency),
+                            "notes": " ".join(shipment.notes),
                         },
                         messages.SUCCESS,
                     )

@@ -216,7 +216,8 @@ def order_ship(
     the amount due, so the parcels add up to it exactly.
 
     Sends ``order_shipped`` inside the same transaction, so what receivers
-    record (the capture request) commits with the shipment or not at all.
+    record (the capture request) commits with the shipment or not at all;
+    what they return (a sentence for staff) is kept in ``shipment.notes``.
     Raises ``OrderAlreadyShipped`` when nothing is left to ship,
     ``InvalidOrderTransition`` for an order that is not confirmed, and
     ``OrderError`` for lines that are not the order's or exceed what is left;
@@ -288,7 +289,9 @@ def order_ship(
             ShipmentLine(shipment=shipment, order_line_id=line_id, quantity=quantity)
             for line_id, quantity in sorted(wanted.items())
         )
-        order_shipped.send(sender=Order, order=order, shipment=shipment)
+        responses = order_shipped.send(sender=Order, order=order, shipment=shipment)
+    # What the receivers did, in words for staff ("capture queued", "already paid").
+    shipment.notes = [str(response) for _receiver, response in responses if response]
     return shipment
 
 

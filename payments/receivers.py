@@ -10,15 +10,15 @@ from payments.services import payment_request_capture, payment_request_release
 
 def capture_payment_on_order_shipped(
     sender: type[Order], *, order: Order, shipment: Shipment, **kwargs: object
-) -> None:
+) -> str:
     """Record the capture a parcel calls for, in the shipment's own transaction.
 
     When the authorization cannot cover it the shipment is refused (and
     rolled back) with a message for staff: no parcel leaves without its
-    capture request.
+    capture request. Returns what happened, for staff.
     """
     try:
-        payment_request_capture(
+        return payment_request_capture(
             order_id=order.pk,
             shipment_id=shipment.pk,
             amount=shipment.amount,

@@ -688,13 +688,14 @@ def _request(
 # Capture ----------------------------------------------------------------------
 
 
-def payment_request_capture(*, order_id: int, shipment_id: int, amount: int, currency: str) -> None:
+def payment_request_capture(*, order_id: int, shipment_id: int, amount: int, currency: str) -> str:
     """Record that a parcel must be charged and enqueue its capture.
 
     Called inside the shipment's transaction (by the ``order_shipped``
     receiver): the request and its task commit with the shipment or not at
     all. Raises ``InvalidPaymentTransition`` when the authorization cannot
     cover it, which rolls the shipment back. Idempotent per shipment.
+    Returns what happened, in a sentence for staff.
     """
     with transaction.atomic():
         paid = (
@@ -711,7 +712,10 @@ def payment_request_capture(*, order_id: int, shipment_id: int, amount: int, cur
                 order_id=order_id,
                 amount=amount,
             )
-            return
+            return _(
+                "It was already paid with %(method)s at the order: nothing to capture; "
+                "the customer is told the parcel left."
+            ) % {"method": paid.get_method_display()}
         payment = (
             payment_qs_select_for_update()
             .filter(order_id=order_id, status__in=CAPTURABLE_STATUSES)
@@ -727,8 +731,11 @@ def payment_request_capture(*, order_id: int, shipment_id: int, amount: int, cur
                 )
             raise InvalidPaymentTransition(_("there is no authorized payment to capture"))
         key = capture_key_for_shipment(shipment_id, payment.pk)
+        queued = _(
+            "The capture of %(amount)s is queued; the customer is e-mailed once it is debited."
+        ) % {"amount": format_money(amount, currency)}
         if payment.ledger.filter(idempotency_key=key).exists():
-            return  # this parcel's capture is already requested
+            return queued  # this parcel's capture is already requested
         available = payment.capturable_amount - _pending_amount(payment, LedgerOperation.CAPTURE)
         if currency != payment.currency or amount > available:
             raise InvalidPaymentTransition(
@@ -745,6 +752,7 @@ def payment_request_capture(*, order_id: int, shipment_id: int, amount: int, cur
             amount=amount,
             shipment_id=shipment_id,
         )
+    return queued
 
 
 def payment_capture(*, payment_id: int, idempotency_key: str, attempt: int = 1) -> OperationOutcome:

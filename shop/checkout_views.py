@@ -140,11 +140,16 @@ def checkout_payment(request: HttpRequest) -> HttpResponse:
             amount=context["total_amount"],
             currency=cart.currency,
             return_url=request.build_absolute_uri(reverse("shop:checkout_payment_return")),
-            cancel_url=request.build_absolute_uri(reverse("shop:checkout_payment")),
+            cancel_url=request.build_absolute_uri(reverse("shop:checkout_payment"))
+            + "?cancelled=1",
             language=get_language(),
             method=method,
         )
         return redirect(session.redirect_url)
+    if request.GET.get("cancelled"):
+        messages.info(
+            request, _("The payment was cancelled and nothing was charged. Your cart is kept.")
+        )
     return render(request, "shop/checkout/payment.html", context)
 
 

@@ -127,7 +127,7 @@ def test_cancelling_the_wallet_sheet_comes_back_with_the_cart(client):
     )
     response = client.post(response.url, {"outcome": "cancel"})
 
-    assert response.url.endswith(reverse("shop:checkout_payment"))
+    assert response.url.endswith(reverse("shop:checkout_payment") + "?cancelled=1")
     assert client.session["cart"] == {str(variant.pk): 1}
     assert "payment" not in client.session["checkout"]
 
@@ -176,7 +176,9 @@ def test_paypal_is_approved_on_its_page_and_captured_at_shipment(client, run_tas
 def test_cancelling_on_paypals_page_keeps_the_cart(client):
     variant, response = pay_with(client, "paypal", outcome="cancel")
 
-    assert response.url.endswith(reverse("shop:checkout_payment"))
+    assert response.url.endswith(reverse("shop:checkout_payment") + "?cancelled=1")
+    page = client.get(response.url).content.decode()
+    assert "nothing was charged" in page or "aucun montant" in page.lower()
     assert client.session["cart"] == {str(variant.pk): 1}
     assert not Order.objects.exists()
 
@@ -213,3 +215,23 @@ def test_cancelling_an_alipay_order_refunds_it(client, run_tasks):
     assert payment.refunded_amount == order.total_amount
     assert payment.status == PaymentStatus.REFUNDED
     assert CustomerEmail.objects.get().kind == CustomerEmail.Kind.REFUNDED
+
+
+@pytest.mark.django_db
+def test_staff_are_told_an_alipay_order_was_already_paid_when_it_ships(client, run_tasks):
+    from django.contrib.auth import get_user_model
+
+    pay_with(client, "alipay")
+    order = Order.objects.get()
+    staff = get_user_model().objects.create_superuser("staff", "s@example.com", "pw")
+    client.force_login(staff)
+
+    response = client.post(
+        reverse("admin:orders_order_ship") + f"?ids={order.pk}",
+        {"carrier": "colissimo"},
+        follow=True,
+    )
+
+    [message] = [str(m) for m in response.context["messages"]][-1:]
+    assert "Alipay" in message
+    assert not Payment.objects.get().ledger.filter(event="requested").exists()
