@@ -183,11 +183,11 @@ class OrderAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:orders_order_change", args=[orders[0].pk]))
         return HttpResponseRedirect(reverse("admin:orders_order_changelist"))
 
-    @admin.action(description=gettext_lazy("Mark selected orders shipped"))
+    @admin.action(description=gettext_lazy("Mark selected orders shipped"), permissions=["change"])
     def mark_shipped(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
         return self._redirect_with_ids("admin:orders_order_ship", queryset)
 
-    @admin.action(description=gettext_lazy("Cancel what has not shipped"))
+    @admin.action(description=gettext_lazy("Cancel what has not shipped"), permissions=["change"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
         return self._redirect_with_ids("admin:orders_order_cancel", queryset)
 

@@ -146,7 +146,10 @@ class OrderAdmin(BaseOrderAdmin):
             return format_html("⚠ {} ({})", label, _("needs attention"))
         return label
 
-    @admin.action(description=gettext_lazy("Approve the payment review (fraud check)"))
+    @admin.action(
+        description=gettext_lazy("Approve the payment review (fraud check)"),
+        permissions=["change"],
+    )
     def approve_review(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         """Staff approve; to reject, they cancel the order (the hold is released, the customer told)."""
         for order in queryset:
@@ -169,7 +172,7 @@ class OrderAdmin(BaseOrderAdmin):
                     messages.SUCCESS,
                 )
 
-    @admin.action(description=gettext_lazy("Retry failed captures"))
+    @admin.action(description=gettext_lazy("Retry failed captures"), permissions=["change"])
     def retry_failed_captures(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         for order in queryset:
             count = payment_retry_failed_captures(order_id=order.pk)

@@ -263,6 +263,10 @@ def payment_authorize(*, payment_id: int, return_url: str = "") -> Payment:
             result = provider.authorize(request)
         except ProviderUnavailable:
             result = provider.authorize(request)  # same key: safe to ask once more
+    except ProviderUnavailable:
+        # The outcome is unknown: the payment stays pending. Asking again with the
+        # same key (the shopper's retry, or the payments check) learns the answer.
+        raise
     except PaymentError as error:
         _authorization_failed(payment_id, key, error)
         raise
@@ -305,6 +309,8 @@ def payment_complete_authentication(*, payment_id: int) -> Payment:
             raise PaymentDeclined(
                 "The shopper did not finish authenticating.", code="authentication_abandoned"
             )
+    except ProviderUnavailable:
+        raise  # unknown: still pending, asked again later
     except PaymentError as error:
         _authorization_failed(payment_id, key, error)
         raise
@@ -768,6 +774,14 @@ def payment_capture(*, payment_id: int, idempotency_key: str, attempt: int = 1) 
 
     def check(payment: Payment, requested: PaymentLedgerEntry) -> _Refusal | None:
         nonlocal final
+        # Decided by the parcel alone, so every attempt sends the same parameters.
+        final = requested.shipment is not None and requested.shipment.is_final
+        if payment.ledger.filter(
+            idempotency_key=requested.idempotency_key, event=LedgerEvent.ATTEMPTED
+        ).exists():
+            # Sent before, outcome unknown: only the provider knows, and it replays
+            # its first answer for this key. Never refuse locally here.
+            return None
         if (
             payment.status not in CAPTURABLE_STATUSES
             or requested.amount > payment.capturable_amount
@@ -777,8 +791,6 @@ def payment_capture(*, payment_id: int, idempotency_key: str, attempt: int = 1) 
                 f"Nothing left to capture: payment is {payment.get_status_display()}, "
                 f"{payment.capturable_amount} left, {requested.amount} asked.",
             )
-        shipment_final = requested.shipment is not None and requested.shipment.is_final
-        final = shipment_final or requested.amount == payment.capturable_amount
         others = [e for e in _pending(payment, LedgerOperation.CAPTURE) if e.pk != requested.pk]
         if final and others:
             # A final capture closes the authorization: earlier parcels go first.
@@ -822,8 +834,18 @@ def payment_capture(*, payment_id: int, idempotency_key: str, attempt: int = 1) 
 
 
 def _expire_if_provider_says_so(payment: Payment, error: PaymentError) -> None:
-    if error.code == "authorization_expired" and payment.can_transition_to(PaymentStatus.EXPIRED):
-        _expire(payment)
+    """The provider says the hold lapsed: expire it, unless other captures are still open.
+
+    An open capture may have gone through before the lapse; until its own answer
+    is known the payment stays as it is (flagged), so nothing is asked twice.
+    """
+    if error.code != "authorization_expired" or not payment.can_transition_to(
+        PaymentStatus.EXPIRED
+    ):
+        return
+    if _pending(payment, LedgerOperation.CAPTURE):
+        return
+    _expire(payment)
 
 
 def _queue_email_after(payment: Payment, kind: str, requested: PaymentLedgerEntry, amount: int):
@@ -1066,7 +1088,14 @@ def payment_request_review_approval(*, order_id: int) -> None:
             .first()
         )
         order = Order.objects.get(pk=order_id)
-        if payment is None or order.status != OrderStatus.IN_REVIEW:
+        # In review at checkout (order "being verified"), or a replacement
+        # authorization in review for an order already confirmed.
+        reviewable = (
+            OrderStatus.IN_REVIEW,
+            OrderStatus.CONFIRMED,
+            OrderStatus.PARTIALLY_SHIPPED,
+        )
+        if payment is None or order.status not in reviewable:
             raise InvalidPaymentTransition(_("this order's payment is not in fraud review"))
         _request(
             payment,
@@ -1082,9 +1111,8 @@ def payment_approve_review(
     """Close the provider's review as approved; confirm the order and tell the customer."""
 
     def check(payment: Payment, requested: PaymentLedgerEntry) -> _Refusal | None:
-        if _pending(payment, LedgerOperation.VOID) or (
-            Order.objects.get(pk=payment.order_id).status != OrderStatus.IN_REVIEW
-        ):
+        order_status = Order.objects.get(pk=payment.order_id).status
+        if _pending(payment, LedgerOperation.VOID) or order_status == OrderStatus.CANCELLED:
             return _Refusal("order_cancelled", "The order was cancelled meanwhile.", quiet=True)
         if payment.status != PaymentStatus.IN_REVIEW:
             return _Refusal(
@@ -1102,10 +1130,13 @@ def payment_approve_review(
 
     def apply(payment: Payment, requested: PaymentLedgerEntry, result) -> int:
         _settle_status(payment, PaymentStatus.AUTHORIZED)
-        order = Order.objects.select_for_update().get(pk=payment.order_id)
+        order = Order.objects.get(pk=payment.order_id)
         if order.status == OrderStatus.IN_REVIEW:
             order_confirm(order_id=order.pk)
             _queue_email_after(payment, CustomerEmail.Kind.REVIEW_APPROVED, requested, 0)
+        elif order.status in (OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED):
+            # A replacement authorization: captures the lapsed hold could not make move here.
+            transaction.on_commit(lambda: payment_retry_failed_captures(order_id=order.pk))
         # Cancelled meanwhile: the release of the hold is on its way; nothing to confirm.
         return 0
 
@@ -1124,8 +1155,13 @@ def payment_approve_review(
 
 
 def _expire(payment: Payment) -> None:
-    """Mark a lapsed authorization expired and ask the customer for a new one."""
-    left = payment.capturable_amount
+    """Mark a lapsed authorization expired and ask the customer for a new one.
+
+    A hold that lapses while still in fraud review is only flagged: staff
+    decide (cancel the order, or contact the customer).
+    """
+    in_review = payment.status == PaymentStatus.IN_REVIEW
+    left = payment.authorized_amount - payment.captured_amount
     _move(payment, PaymentStatus.EXPIRED)
     _ledger(
         payment,
@@ -1134,12 +1170,16 @@ def _expire(payment: Payment) -> None:
         amount=left,
         idempotency_key=f"expire-payment-{payment.pk}",
     )
+    lapsed = f"The authorization lapsed on {payment.authorization_expires_at:%Y-%m-%d %H:%M}"
     _flag(
         payment,
         "authorization_expired",
-        f"The authorization lapsed on {payment.authorization_expires_at:%Y-%m-%d %H:%M} "
-        "before everything was captured; the customer was asked to authorize again.",
+        f"{lapsed} while in fraud review: cancel the order or contact the customer."
+        if in_review
+        else f"{lapsed} before everything was captured; the customer was asked to authorize again.",
     )
+    if in_review:
+        return
     customer_email_queue(
         key=f"reauthorize-payment-{payment.pk}",
         kind=CustomerEmail.Kind.REAUTHORIZE,
@@ -1174,13 +1214,14 @@ def payment_watch_authorizations(*, now: datetime | None = None) -> WatchReport:
     """
     now = now or timezone.now()
     expired: list[int] = []
+    holding = CAPTURABLE_STATUSES | {PaymentStatus.IN_REVIEW}
     lapsing = Payment.objects.filter(
-        status__in=CAPTURABLE_STATUSES, authorization_expires_at__lte=now
+        status__in=holding, authorization_expires_at__lte=now
     ).values_list("pk", flat=True)
     for payment_id in lapsing:
         with transaction.atomic():
             payment = _lock_payment(payment_id)
-            if payment.status in CAPTURABLE_STATUSES and payment.authorization_expires_at <= now:
+            if payment.status in holding and payment.authorization_expires_at <= now:
                 if _pending(payment, LedgerOperation.CAPTURE) or _pending(
                     payment, LedgerOperation.VOID
                 ):
@@ -1189,9 +1230,22 @@ def payment_watch_authorizations(*, now: datetime | None = None) -> WatchReport:
                 _save(payment)
                 expired.append(payment.pk)
 
-    warned = _warn_staff_of_expiring(now)
-    requeued = _requeue_stale_operations(now)
-    _settle_abandoned_authorizations(now)
+    # Each step runs whatever happens to the others (an SMTP outage must not
+    # stop the recovery of money operations).
+    warned: list[int] = []
+    requeued: list[str] = []
+    try:
+        warned = _warn_staff_of_expiring(now)
+    except Exception:
+        logger.exception("Warning staff of lapsing authorizations failed")
+    try:
+        requeued = _requeue_stale_operations(now)
+    except Exception:
+        logger.exception("Re-enqueuing stalled operations failed")
+    try:
+        _settle_abandoned_authorizations(now)
+    except Exception:
+        logger.exception("Settling abandoned authorizations failed")
     return WatchReport(expired=expired, warned=warned, requeued=requeued)
 
 
@@ -1219,14 +1273,16 @@ def _warn_staff_of_expiring(now: datetime) -> list[int]:
         payments = list(
             payment_qs_select_for_update()
             .filter(
-                status__in=CAPTURABLE_STATUSES,
+                status__in=CAPTURABLE_STATUSES | {PaymentStatus.IN_REVIEW},
                 authorization_expires_at__gt=now,
                 authorization_expires_at__lte=horizon,
                 expiry_warning_sent_at__isnull=True,
             )
             .select_related("order")
         )
-        payments = [p for p in payments if p.capturable_amount > 0]
+        payments = [
+            p for p in payments if p.capturable_amount > 0 or p.status == PaymentStatus.IN_REVIEW
+        ]
         for payment in payments:
             payment.expiry_warning_sent_at = now
             payment.save(update_fields=["expiry_warning_sent_at"])

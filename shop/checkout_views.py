@@ -22,7 +22,7 @@ from orders.selectors import order_get_with_lines
 from orders.services import CustomerDetails, order_place
 from orders.shipping import SHIPPING_METHODS
 from payments.emails import reauthorize_signature_valid
-from payments.exceptions import PaymentError
+from payments.exceptions import PaymentError, ProviderUnavailable
 from payments.messages import payment_failure_message
 from payments.methods import METHODS, methods_offered
 from payments.models import PaymentStatus
@@ -252,6 +252,10 @@ def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
                     reverse("shop:checkout_authentication_return")
                 ),
             )
+        except ProviderUnavailable:
+            # Unknown outcome: keep this attempt; sending the form again asks with the same key.
+            messages.error(request, payment_failure_message("provider_unavailable"))
+            return redirect("shop:checkout_review")
         except PaymentError as error:
             return _payment_failed(request, state, error.code)
         if payment.action_url:  # 3-D Secure: the bank's page first
@@ -282,6 +286,9 @@ def checkout_authentication_return(request: HttpRequest) -> HttpResponse:
     if payment is not None and payment.action_url:
         try:
             payment_complete_authentication(payment_id=payment.pk)
+        except ProviderUnavailable:
+            messages.error(request, payment_failure_message("provider_unavailable"))
+            return redirect("shop:checkout_review")
         except PaymentError as error:
             return _payment_failed(request, state, error.code)
     order.refresh_from_db(fields=["status"])
@@ -331,7 +338,11 @@ def order_reauthorize(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     needed = (
         order.status in (OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED)
         and outstanding > 0
-        and (current is None or current.status in REAUTHORIZABLE)
+        and (
+            current is None
+            or current.status in REAUTHORIZABLE
+            or (current.status == PaymentStatus.PENDING and current.action_url)
+        )
     )
     if request.method == "POST" and needed:
         query = "?" + urlencode({"sig": signature})
@@ -368,14 +379,61 @@ def order_reauthorize_return(request: HttpRequest, token: uuid.UUID) -> HttpResp
         return redirect(back)
     try:
         payment = payment_create_for_order(
-            order_id=order.pk, payment_token=completed.payment_token, card=completed.card
+            order_id=order.pk,
+            payment_token=completed.payment_token,
+            card=completed.card,
+            method=completed.method,
         )
-        payment_authorize(payment_id=payment.pk)
+        payment = payment_authorize(
+            payment_id=payment.pk,
+            return_url=request.build_absolute_uri(
+                reverse("shop:order_reauthorize_authentication", kwargs={"token": order.token})
+            )
+            + "?"
+            + urlencode({"sig": signature}),
+        )
     except PaymentError as error:
         messages.error(request, payment_failure_message(error.code))
         return redirect(back)
-    messages.success(
-        request,
-        _("Thank you: the amount is held on your card again, and your order can ship."),
+    if payment.action_url:  # 3-D Secure: the bank's page first
+        return redirect(payment.action_url)
+    return _reauthorized(request, payment, back)
+
+
+@never_cache
+@require_GET
+def order_reauthorize_authentication(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
+    """Back from the bank's 3-D Secure page during a re-authorization."""
+    signature = request.GET.get("sig", "")
+    order = _order_for_link(token, signature)
+    back = (
+        reverse("shop:order_reauthorize", kwargs={"token": order.token})
+        + "?"
+        + urlencode({"sig": signature})
     )
+    payment = payment_latest_for_order(order_id=order.pk)
+    if payment is None or not payment.action_url:
+        return redirect(back)
+    try:
+        payment = payment_complete_authentication(payment_id=payment.pk)
+    except PaymentError as error:
+        messages.error(request, payment_failure_message(error.code))
+        return redirect(back)
+    return _reauthorized(request, payment, back)
+
+
+def _reauthorized(request: HttpRequest, payment, back: str) -> HttpResponse:
+    if payment.status == PaymentStatus.IN_REVIEW:
+        messages.info(
+            request,
+            _(
+                "Thank you: the amount is held on your card again. Our payment partner is "
+                "verifying it; we will e-mail you once your order can ship."
+            ),
+        )
+    else:
+        messages.success(
+            request,
+            _("Thank you: the amount is held on your card again, and your order can ship."),
+        )
     return redirect(back)

@@ -47,6 +47,11 @@ storefront = (
             checkout_views.order_reauthorize_return,
             name="order_reauthorize_return",
         ),
+        path(
+            "orders/<uuid:token>/authorize/authentication/",
+            checkout_views.order_reauthorize_authentication,
+            name="order_reauthorize_authentication",
+        ),
     ],
     "shop",
 )

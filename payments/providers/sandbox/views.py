@@ -1,5 +1,7 @@
 """The sandbox's hosted card page: the shop's views never see what is typed here."""
 
+import contextlib
+
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import translation
@@ -39,7 +41,9 @@ def _wallet_sheet(request: HttpRequest, session: SandboxCardSession) -> HttpResp
     """
     if request.method == "POST":
         if request.POST.get("outcome") == "pay":
-            gateway.session_complete_wallet(session_id=session.id)
+            # Sent twice (double click): the first one completed it.
+            with contextlib.suppress(gateway.SandboxError):
+                gateway.session_complete_wallet(session_id=session.id)
             return _back_to_shop(session)
         return HttpResponseRedirect(session.cancel_url)
     return render(
