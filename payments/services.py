@@ -418,16 +418,8 @@ class OperationOutcome(enum.StrEnum):
     FAILED = "failed"
 
 
-# Provider answers that say for certain that the money did not move.
-DEFINITE_REFUSALS = frozenset(
-    {
-        "authorization_expired",
-        "charge_not_capturable",
-        "amount_too_large",
-        "currency_mismatch",
-        "not_capturable",
-    }
-)
+# Failures after which nobody knows whether the provider moved the money.
+UNKNOWN_OUTCOMES = frozenset({"provider_unavailable"})
 
 
 @dataclass(frozen=True)
@@ -588,14 +580,23 @@ def _execute(
 
 
 def _has_open_failures(payment: Payment) -> bool:
-    """Whether a request on this payment ended failed and was not retried to success."""
-    failed = set(
-        payment.ledger.filter(event=LedgerEvent.FAILED).values_list("idempotency_key", flat=True)
+    """Whether a request on this payment failed and nothing has made up for it since.
+
+    A failure is made up for by a success under its key, or, for a parcel's
+    capture, by a success of any later request for the same parcel.
+    """
+    succeeded = payment.ledger.filter(event=LedgerEvent.SUCCEEDED)
+    done_keys = set(succeeded.values_list("idempotency_key", flat=True))
+    done_parcels = set(
+        succeeded.filter(operation=LedgerOperation.CAPTURE).values_list("shipment_id", flat=True)
     )
-    succeeded = set(
-        payment.ledger.filter(event=LedgerEvent.SUCCEEDED).values_list("idempotency_key", flat=True)
-    )
-    return bool(failed - succeeded)
+    for failure in payment.ledger.filter(event=LedgerEvent.FAILED):
+        if failure.idempotency_key in done_keys:
+            continue
+        if failure.shipment_id and failure.shipment_id in done_parcels:
+            continue
+        return True
+    return False
 
 
 def _ledger_failure(
@@ -866,11 +867,12 @@ def _queue_email_after(payment: Payment, kind: str, requested: PaymentLedgerEntr
 def payment_retry_failed_captures(*, order_id: int) -> int:
     """Staff's retry of captures that failed for good; returns how many were requeued.
 
-    A capture the provider refused for certain (the authorization expired, or
-    nothing was left) moves to the order's current authorization under a new
-    key. Any other failure (the provider never answered) is retried on the
-    same authorization with the same key, so a capture whose answer was lost
-    is found, not repeated.
+    A capture whose outcome is unknown (the provider never answered) is
+    retried with the same key, so a capture whose answer was lost is found,
+    not repeated. A capture the provider refused is asked again under a new
+    key (no money moved under the old one, and the provider would replay its
+    refusal): on the same authorization while it can still be captured,
+    otherwise on the order's current one.
     """
     requeued = 0
     with transaction.atomic():
@@ -881,22 +883,31 @@ def payment_retry_failed_captures(*, order_id: int) -> int:
                 failure = payment.ledger.filter(
                     idempotency_key=requested.idempotency_key, event=LedgerEvent.FAILED
                 ).last()
-                if failure.error_code in DEFINITE_REFUSALS and requested.shipment_id:
-                    if current is None or current.pk == payment.pk:
-                        continue
-                    if _request(
-                        current,
-                        operation=LedgerOperation.CAPTURE,
-                        key=capture_key_for_shipment(requested.shipment_id, current.pk),
-                        amount=requested.amount,
-                        shipment_id=requested.shipment_id,
-                        message=f"moved from {requested.idempotency_key}",
-                    ):
-                        requeued += 1
-                else:
+                if failure.error_code in UNKNOWN_OUTCOMES:
+                    # The provider may have done it: ask again with the same key.
                     _enqueue(
                         LedgerOperation.CAPTURE, payment.pk, requested.idempotency_key, attempt=2
                     )
+                    requeued += 1
+                    continue
+                # The provider answered no (or was never asked): no money moved under
+                # that key, and it would replay its refusal; ask under a new key.
+                target = payment if payment.status in CAPTURABLE_STATUSES else current
+                if target is None:
+                    continue
+                key = (
+                    capture_key_for_shipment(requested.shipment_id, target.pk)
+                    if target.pk != payment.pk and requested.shipment_id
+                    else f"{requested.idempotency_key}-retry-{failure.pk}"
+                )
+                if _request(
+                    target,
+                    operation=LedgerOperation.CAPTURE,
+                    key=key,
+                    amount=requested.amount,
+                    shipment_id=requested.shipment_id,
+                    message=f"retry of {requested.idempotency_key}",
+                ):
                     requeued += 1
     return requeued
 

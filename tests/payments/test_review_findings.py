@@ -134,3 +134,24 @@ def test_staff_who_may_only_view_orders_get_no_money_actions(client):
     order = place_order({ProductVariantFactory(stock=3).pk: 1})
     response = client.get(reverse("admin:orders_order_ship") + f"?ids={order.pk}")
     assert response.status_code == 403
+
+
+def test_a_capture_the_provider_refused_is_asked_again_under_a_new_key(run_tasks):
+    from payments.exceptions import ProviderRejected
+    from payments.services import payment_retry_failed_captures
+
+    order = place_order({ProductVariantFactory(stock=3).pk: 1})
+    shipment = order_ship(order_id=order.pk, carrier="colissimo")
+    refused = ProviderRejected("issuer says no", code="processing_error")
+    with mock.patch.object(SandboxProvider, "capture", side_effect=refused):
+        run_tasks()
+    old_key = capture_key(shipment)
+
+    assert payment_retry_failed_captures(order_id=order.pk) == 1
+    run_tasks()
+
+    payment = Payment.objects.get()
+    assert payment.captured_amount == order.total_amount
+    [success] = payment.ledger.filter(event=LedgerEvent.SUCCEEDED, operation="capture")
+    assert success.idempotency_key != old_key
+    assert success.idempotency_key.startswith(old_key)
