@@ -490,12 +490,15 @@ def _execute(
     call: Callable[[Payment, PaymentLedgerEntry], Any],
     apply: Callable[[Payment, PaymentLedgerEntry, Any], int],
     on_refused: Callable[[Payment, PaymentError], None] | None = None,
+    lock_order: bool = False,
 ) -> OperationOutcome:
     """Run one requested operation: attempt, provider call without lock, outcome.
 
     ``check`` refuses or defers under the lock before anything is sent;
     ``call`` talks to the provider; ``apply`` records a success on the
-    payment (it returns the amount that moved, for the ledger).
+    payment (it returns the amount that moved, for the ledger). With
+    ``lock_order``, the order row is locked before the payment's when the
+    outcome is written, the order the order-side services use (no deadlock).
     """
     with transaction.atomic():
         payment = _lock_payment(payment_id)
@@ -558,6 +561,8 @@ def _execute(
         return OperationOutcome.FAILED
 
     with transaction.atomic():
+        if lock_order:
+            Order.objects.select_for_update().get(pk=payment.order_id)
         payment = _lock_payment(payment_id)
         if LedgerEvent.SUCCEEDED in _key_entries(payment, key):
             return OperationOutcome.ALREADY_DONE
@@ -1159,6 +1164,7 @@ def payment_approve_review(
         check=check,
         call=call,
         apply=apply,
+        lock_order=True,  # apply confirms the order
     )
 
 
