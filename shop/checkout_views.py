@@ -320,6 +320,18 @@ def order_confirmation(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
 REAUTHORIZABLE = (PaymentStatus.EXPIRED, PaymentStatus.FAILED, PaymentStatus.VOIDED)
 
 
+def _link(request: HttpRequest, token: uuid.UUID) -> tuple[Order, str, str]:
+    """The order a signed re-authorization link names, its signature, and its page."""
+    signature = request.GET.get("sig", "")
+    order = _order_for_link(token, signature)
+    back = (
+        reverse("shop:order_reauthorize", kwargs={"token": order.token})
+        + "?"
+        + urlencode({"sig": signature})
+    )
+    return order, signature, back
+
+
 def _order_for_link(token: uuid.UUID, signature: str):
     order = Order.objects.filter(token=token).first()
     if order is None or not reauthorize_signature_valid(order, signature):
@@ -366,13 +378,7 @@ def order_reauthorize(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
 @never_cache
 @require_GET
 def order_reauthorize_return(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
-    signature = request.GET.get("sig", "")
-    order = _order_for_link(token, signature)
-    back = (
-        reverse("shop:order_reauthorize", kwargs={"token": order.token})
-        + "?"
-        + urlencode({"sig": signature})
-    )
+    order, signature, back = _link(request, token)
     completed = payment_card_session_read(session_id=request.GET.get("session_id", ""))
     if completed is None:
         messages.error(request, _("The card details were not received. Please enter them again."))
@@ -404,13 +410,7 @@ def order_reauthorize_return(request: HttpRequest, token: uuid.UUID) -> HttpResp
 @require_GET
 def order_reauthorize_authentication(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     """Back from the bank's 3-D Secure page during a re-authorization."""
-    signature = request.GET.get("sig", "")
-    order = _order_for_link(token, signature)
-    back = (
-        reverse("shop:order_reauthorize", kwargs={"token": order.token})
-        + "?"
-        + urlencode({"sig": signature})
-    )
+    order, _signature, back = _link(request, token)
     payment = payment_latest_for_order(order_id=order.pk)
     if payment is None or not payment.action_url:
         return redirect(back)

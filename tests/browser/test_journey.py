@@ -15,6 +15,27 @@ from tests.helpers import run_tasks
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def fill_details(page) -> None:
+    """The details step, in English, then on to delivery."""
+    page.get_by_label("Email").fill("claire@example.com")
+    page.get_by_label("Full name").fill("Claire Dubois")
+    page.get_by_label("Address", exact=True).fill("12 rue des Lilas")
+    page.get_by_label("Postal code").fill("75011")
+    page.get_by_label("City").fill("Paris")
+    page.get_by_role("button", name="Continue to delivery").click()
+
+
+def add_dress_and_checkout(page, base_url: str) -> None:
+    """From the collection to the payment step, with one dress in size M."""
+    page.goto(f"{base_url}/en/")
+    page.get_by_role("link", name="Robe portefeuille").first.click()
+    page.get_by_label("M", exact=True).check()
+    page.get_by_role("button", name="Add to cart").click()
+    page.get_by_role("link", name="Checkout").click()
+    fill_details(page)
+    page.get_by_role("button", name="Continue to payment").click()
+
+
 def buy(page, base_url: str, card: str = "4242 4242 4242 4242") -> None:
     page.goto(f"{base_url}/en/")
     page.get_by_role("link", name="Robe portefeuille").first.click()
@@ -25,12 +46,7 @@ def buy(page, base_url: str, card: str = "4242 4242 4242 4242") -> None:
 
     page.get_by_role("link", name="Checkout").click()
     expect(page.locator("[aria-current=step]")).to_contain_text("Details")
-    page.get_by_label("Email").fill("claire@example.com")
-    page.get_by_label("Full name").fill("Claire Dubois")
-    page.get_by_label("Address", exact=True).fill("12 rue des Lilas")
-    page.get_by_label("Postal code").fill("75011")
-    page.get_by_label("City").fill("Paris")
-    page.get_by_role("button", name="Continue to delivery").click()
+    fill_details(page)
 
     page.get_by_label(re.compile("Standard delivery")).check()
     page.get_by_role("button", name="Continue to payment").click()

@@ -7,6 +7,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from orders.models import Order, OrderStatus
+from tests.browser.test_journey import add_dress_and_checkout
 from tests.factories import ProductVariantFactory
 from tests.payments.test_methods import ANDROID_CHROME, IPHONE_SAFARI
 
@@ -34,18 +35,7 @@ def test_a_phone_pays_with_its_wallet(browser, request, live_server, user_agent,
     )
     page = next(pages)
     try:
-        page.goto(f"{live_server.url}/en/")
-        page.get_by_role("link", name="Robe portefeuille").first.click()
-        page.get_by_label("M", exact=True).check()
-        page.get_by_role("button", name="Add to cart").click()
-        page.get_by_role("link", name="Checkout").click()
-        page.get_by_label("Email").fill("claire@example.com")
-        page.get_by_label("Full name").fill("Claire Dubois")
-        page.get_by_label("Address", exact=True).fill("12 rue des Lilas")
-        page.get_by_label("Postal code").fill("75011")
-        page.get_by_label("City").fill("Paris")
-        page.get_by_role("button", name="Continue to delivery").click()
-        page.get_by_role("button", name="Continue to payment").click()
+        add_dress_and_checkout(page, live_server.url)
 
         page.get_by_label(wallet).check()
         page.get_by_role("button", name="Enter card details").click()
@@ -74,18 +64,7 @@ def test_a_shopper_pays_on_paypals_or_alipays_page(page, live_server, service, p
     ProductVariantFactory(
         product__name="Robe portefeuille", product__price_amount=12900, size="M", stock=4
     )
-    page.goto(f"{live_server.url}/en/")
-    page.get_by_role("link", name="Robe portefeuille").first.click()
-    page.get_by_label("M", exact=True).check()
-    page.get_by_role("button", name="Add to cart").click()
-    page.get_by_role("link", name="Checkout").click()
-    page.get_by_label("Email").fill("claire@example.com")
-    page.get_by_label("Full name").fill("Claire Dubois")
-    page.get_by_label("Address", exact=True).fill("12 rue des Lilas")
-    page.get_by_label("Postal code").fill("75011")
-    page.get_by_label("City").fill("Paris")
-    page.get_by_role("button", name="Continue to delivery").click()
-    page.get_by_role("button", name="Continue to payment").click()
+    add_dress_and_checkout(page, live_server.url)
     page.get_by_label(service).check()
     page.get_by_role("button", name="Enter card details").click()
 
