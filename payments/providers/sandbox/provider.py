@@ -4,6 +4,7 @@ No ORM here: it calls ``gateway`` as it would call a remote API and turns
 answers into the provider dataclasses and errors into ``payments.exceptions``.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -36,12 +37,20 @@ from payments.providers.sandbox import gateway
 from payments.providers.sandbox.gateway import SandboxError
 
 
-def _raise(error: SandboxError) -> PaymentError:
+def _as_payment_error(error: SandboxError) -> PaymentError:
     if error.kind == "declined":
         return PaymentDeclined(str(error), code=error.code)
     if error.kind == "conflict":
         return IdempotencyConflict(str(error), code=error.code)
     return ProviderRejected(str(error), code=error.code)
+
+
+def _call(endpoint: Callable[..., dict[str, Any]], **params: Any) -> dict[str, Any]:
+    """Call the sandbox service as a client calls an API: its errors become payment errors."""
+    try:
+        return endpoint(**params)
+    except SandboxError as error:
+        raise _as_payment_error(error) from error
 
 
 def _card(data: dict[str, Any]) -> CardDetails:
@@ -95,70 +104,59 @@ class SandboxProvider(PaymentProvider):
         )
 
     def authorize(self, request: AuthorizeRequest) -> AuthorizeResult:
-        try:
-            answer = gateway.authorize(
-                token=request.payment_token,
-                amount=request.amount,
-                currency=request.currency,
-                order_reference=request.order_reference,
-                idempotency_key=request.idempotency_key,
-                method=request.method,
-                return_url=request.return_url,
-            )
-        except SandboxError as error:
-            raise _raise(error) from error
+        answer = _call(
+            gateway.authorize,
+            token=request.payment_token,
+            amount=request.amount,
+            currency=request.currency,
+            order_reference=request.order_reference,
+            idempotency_key=request.idempotency_key,
+            method=request.method,
+            return_url=request.return_url,
+        )
         return _authorization(answer)
 
     def retrieve_authorization(self, provider_reference: str) -> AuthorizeResult:
-        try:
-            answer = gateway.charge_retrieve(charge_id=provider_reference)
-        except SandboxError as error:
-            raise _raise(error) from error
+        answer = _call(gateway.charge_retrieve, charge_id=provider_reference)
         if answer["status"] == "declined":
             raise PaymentDeclined("The authorization was refused.", code=answer["decline_code"])
         return _authorization(answer)
 
     def capture(self, request: CaptureRequest) -> CaptureResult:
-        try:
-            answer = gateway.capture(
-                charge_id=request.provider_reference,
-                amount=request.amount,
-                currency=request.currency,
-                final=request.final,
-                idempotency_key=request.idempotency_key,
-            )
-        except SandboxError as error:
-            raise _raise(error) from error
+        answer = _call(
+            gateway.capture,
+            charge_id=request.provider_reference,
+            amount=request.amount,
+            currency=request.currency,
+            final=request.final,
+            idempotency_key=request.idempotency_key,
+        )
         return CaptureResult(
             provider_reference=answer["id"], captured_amount=answer["captured_now"]
         )
 
     def approve_review(self, request: ApproveReviewRequest) -> ApproveReviewResult:
-        try:
-            answer = gateway.review_approve(
-                charge_id=request.provider_reference, idempotency_key=request.idempotency_key
-            )
-        except SandboxError as error:
-            raise _raise(error) from error
+        answer = _call(
+            gateway.review_approve,
+            charge_id=request.provider_reference,
+            idempotency_key=request.idempotency_key,
+        )
         return ApproveReviewResult(provider_reference=answer["id"])
 
     def void(self, request: VoidRequest) -> VoidResult:
-        try:
-            answer = gateway.void(
-                charge_id=request.provider_reference, idempotency_key=request.idempotency_key
-            )
-        except SandboxError as error:
-            raise _raise(error) from error
+        answer = _call(
+            gateway.void,
+            charge_id=request.provider_reference,
+            idempotency_key=request.idempotency_key,
+        )
         return VoidResult(provider_reference=answer["id"], released_amount=answer["released_now"])
 
     def refund(self, request: RefundRequest) -> RefundResult:
-        try:
-            answer = gateway.refund(
-                charge_id=request.provider_reference,
-                amount=request.amount,
-                currency=request.currency,
-                idempotency_key=request.idempotency_key,
-            )
-        except SandboxError as error:
-            raise _raise(error) from error
+        answer = _call(
+            gateway.refund,
+            charge_id=request.provider_reference,
+            amount=request.amount,
+            currency=request.currency,
+            idempotency_key=request.idempotency_key,
+        )
         return RefundResult(provider_reference=answer["id"], refunded_amount=answer["refunded_now"])
