@@ -191,7 +191,7 @@ class LedgerOperation(models.TextChoices):
 class LedgerEvent(models.TextChoices):
     REQUESTED = "requested", _("Requested")
     ATTEMPTED = "attempted", _("Sent to provider")
-    RETRY_SCHEDULED = "retry", _("Provider unavailable, retry scheduled")
+    RETRY_SCHEDULED = "retry", _("Retry scheduled")
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
 

@@ -508,8 +508,11 @@ def _execute(
         requested = entries.get(LedgerEvent.REQUESTED)
         if requested is None:
             raise PaymentError(f"No {operation} was requested under {key!r}.")
-        if LedgerEvent.FAILED in entries and attempt == 1:
-            # Failed for good before; only staff's retry (attempt > 1) tries again.
+        failed = entries.get(LedgerEvent.FAILED)
+        retry = entries.get(LedgerEvent.RETRY_SCHEDULED)
+        if failed is not None and (retry is None or retry.pk < failed.pk):
+            # Failed for good: a copy of the task, or a retry scheduled before the
+            # failure, does nothing; only a retry asked for since (staff's) goes on.
             return OperationOutcome.FAILED
         refusal = check(payment, requested)
         if refusal is not None and refusal.defer:
@@ -890,9 +893,16 @@ def payment_retry_failed_captures(*, order_id: int) -> int:
                 ).last()
                 if failure.error_code in UNKNOWN_OUTCOMES:
                     # The provider may have done it: ask again with the same key.
-                    _enqueue(
-                        LedgerOperation.CAPTURE, payment.pk, requested.idempotency_key, attempt=2
+                    _ledger(
+                        payment,
+                        operation=LedgerOperation.CAPTURE,
+                        event=LedgerEvent.RETRY_SCHEDULED,
+                        amount=requested.amount,
+                        idempotency_key=requested.idempotency_key,
+                        shipment_id=requested.shipment_id,
+                        message="retry asked by staff: same key, the outcome was unknown",
                     )
+                    _enqueue(LedgerOperation.CAPTURE, payment.pk, requested.idempotency_key)
                     requeued += 1
                     continue
                 # The provider answered no (or was never asked): no money moved under

@@ -180,6 +180,54 @@ def test_retries_stop_after_the_last_attempt(order, settings):
     assert payment.failure_code == "provider_unavailable"
 
 
+def test_a_retry_scheduled_before_a_refusal_neither_calls_nor_records_again(order):
+    shipment = order_ship(order_id=order.pk, carrier="colissimo")
+    payment = Payment.objects.get(order=order)
+    key = capture_key(shipment)
+    with mock.patch.object(SandboxProvider, "capture", side_effect=ProviderUnavailable("503")):
+        assert payment_capture(payment_id=payment.pk, idempotency_key=key) == (
+            OperationOutcome.RETRY_SCHEDULED
+        )
+    # A copy of the first task meets a refusal before the scheduled retry runs.
+    refused = ProviderRejected("refused", code="charge_not_capturable")
+    with mock.patch.object(SandboxProvider, "capture", side_effect=refused):
+        assert payment_capture(payment_id=payment.pk, idempotency_key=key) == (
+            OperationOutcome.FAILED
+        )
+
+    with mock.patch.object(SandboxProvider, "capture") as capture:
+        outcome = payment_capture(payment_id=payment.pk, idempotency_key=key, attempt=2)
+
+    assert outcome == OperationOutcome.FAILED
+    capture.assert_not_called()
+    assert (
+        PaymentLedgerEntry.objects.filter(idempotency_key=key, event=LedgerEvent.FAILED).count()
+        == 1
+    )
+
+
+def test_staff_retry_of_a_capture_left_unanswered_asks_again_under_its_key(order, settings):
+    from payments.services import payment_retry_failed_captures
+
+    settings.PAYMENTS_CAPTURE_MAX_ATTEMPTS = 1
+    shipment = order_ship(order_id=order.pk, carrier="colissimo")
+    payment = Payment.objects.get(order=order)
+    key = capture_key(shipment)
+    with mock.patch.object(SandboxProvider, "capture", side_effect=ProviderUnavailable("503")):
+        assert payment_capture(payment_id=payment.pk, idempotency_key=key) == (
+            OperationOutcome.FAILED
+        )
+
+    assert payment_retry_failed_captures(order_id=order.pk) == 1
+    outcome = payment_capture(payment_id=payment.pk, idempotency_key=key)
+
+    assert outcome == OperationOutcome.SUCCEEDED
+    payment.refresh_from_db()
+    assert payment.captured_amount == order.total_amount
+    assert not payment.needs_attention
+    assert SandboxCapture.objects.count() == 1
+
+
 def test_shipping_an_order_whose_payment_is_not_capturable_is_refused(order):
     from orders.exceptions import ShipmentBlocked
 
