@@ -19,6 +19,11 @@ def payment_failure_message(code: str) -> str:
             "Your bank declined the card: the security code is not right. Nothing was "
             "charged: enter the card again."
         )
+    if code == "brand_not_accepted":
+        return _(
+            "We accept Visa, Mastercard and American Express cards only. Nothing was charged: "
+            "try another card."
+        )
     if code == "expired_card":
         return _("This card has expired. Nothing was charged: try another card.")
     if code == "authentication_failed":

@@ -117,6 +117,12 @@ class Payment(models.Model):
         blank=True,
         help_text=_("Where the shopper authenticates (3-D Secure) before the authorization."),
     )
+    return_url = models.CharField(
+        _("return page"),
+        max_length=500,
+        blank=True,
+        help_text=_("Where the shopper comes back after authenticating; sent with every retry."),
+    )
     authorized_at = models.DateTimeField(_("authorized"), null=True, blank=True)
     authorization_expires_at = models.DateTimeField(
         _("capture before"), null=True, blank=True, db_index=True
@@ -320,3 +326,31 @@ class CustomerEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} → {self.to}"
+
+
+class ProviderEvent(models.Model):
+    """A webhook event from a payment provider, stored once by its id, processed in the worker.
+
+    The unique constraint makes a delivery sent twice a no-op; handlers read
+    the provider's current state, so the order of arrival does not matter.
+    """
+
+    provider = models.CharField(_("provider"), max_length=32)
+    event_id = models.CharField(_("event id"), max_length=255)
+    type = models.CharField(_("type"), max_length=100)
+    payload = models.JSONField(_("payload"))
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+    outcome = models.TextField(_("outcome"), blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name = _("provider event")
+        verbose_name_plural = _("provider events")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_id"], name="unique_provider_event")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.type} {self.event_id}"

@@ -45,6 +45,7 @@ from payments.models import (
     Payment,
     PaymentLedgerEntry,
     PaymentStatus,
+    ProviderEvent,
 )
 from payments.providers import get_provider
 from payments.providers.base import (
@@ -240,6 +241,11 @@ def payment_authorize(*, payment_id: int, return_url: str = "") -> Payment:
         payment = _lock_payment(payment_id)
         if payment.status != PaymentStatus.PENDING or payment.action_url:
             return payment
+        if return_url and not payment.return_url:
+            payment.return_url = return_url
+            payment.save(update_fields=["return_url"])
+        # Every retry sends the same parameters (a provider refuses a key reused otherwise).
+        return_url = payment.return_url
         _ledger(
             payment,
             operation=LedgerOperation.AUTHORIZE,
@@ -1074,16 +1080,7 @@ def payment_refund(*, payment_id: int, idempotency_key: str, attempt: int = 1) -
         )
 
     def apply(payment: Payment, requested: PaymentLedgerEntry, result) -> int:
-        payment.refunded_amount += result.refunded_amount
-        # Only a settled payment shows its refunds in its status; a partly
-        # captured or expired one keeps the status that says what is left.
-        if payment.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
-            everything = payment.refunded_amount == payment.captured_amount
-            _settle_status(
-                payment,
-                PaymentStatus.REFUNDED if everything else PaymentStatus.PARTIALLY_REFUNDED,
-            )
-        _queue_email_after(payment, CustomerEmail.Kind.REFUNDED, requested, result.refunded_amount)
+        _apply_refund(payment, requested, result.refunded_amount)
         return result.refunded_amount
 
     return _execute(
@@ -1095,6 +1092,19 @@ def payment_refund(*, payment_id: int, idempotency_key: str, attempt: int = 1) -
         call=call,
         apply=apply,
     )
+
+
+def _apply_refund(payment: Payment, requested: PaymentLedgerEntry, amount: int) -> None:
+    payment.refunded_amount += amount
+    # Only a settled payment shows its refunds in its status; a partly
+    # captured or expired one keeps the status that says what is left.
+    if payment.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
+        everything = payment.refunded_amount == payment.captured_amount
+        _settle_status(
+            payment,
+            PaymentStatus.REFUNDED if everything else PaymentStatus.PARTIALLY_REFUNDED,
+        )
+    _queue_email_after(payment, CustomerEmail.Kind.REFUNDED, requested, amount)
 
 
 # Fraud review -----------------------------------------------------------------
@@ -1363,3 +1373,239 @@ def _requeue_stale_operations(now: datetime) -> list[str]:
             requeued.append(requested.idempotency_key)
     requeued.extend(customer_email_requeue_unsent(older_than=stale_before))
     return requeued
+
+
+# Provider events (webhooks) ---------------------------------------------------
+#
+# A webhook is stored once (by its event id) with its processing task, in one
+# transaction; the worker then brings the payment in line with the provider's
+# *current* state, read afresh, so duplicates and any order of arrival are
+# harmless. Each handler returns what it did, kept on the event for staff.
+
+EVENT_MAX_ATTEMPTS = 8
+
+
+def payment_event_record(*, provider: str, event_id: str, event_type: str, payload: dict) -> bool:
+    """Store a verified webhook event and enqueue its processing; ``False`` for a duplicate."""
+    from payments import tasks
+
+    with transaction.atomic():
+        _event, created = ProviderEvent.objects.get_or_create(
+            provider=provider,
+            event_id=event_id,
+            defaults={"type": event_type, "payload": payload},
+        )
+        if created:
+            tasks.process_provider_event.enqueue(event_pk=_event.pk)
+    return created
+
+
+def payment_event_process(*, event_pk: int, handlers: dict[str, Callable[[dict], str]]) -> str:
+    """Run the event's handler once it is recorded; a provider outage retries with backoff."""
+    from payments import tasks
+
+    with transaction.atomic():
+        event = ProviderEvent.objects.select_for_update().get(pk=event_pk)
+        if event.processed_at is not None:
+            return "already processed"
+        event.attempts += 1
+        event.save(update_fields=["attempts"])
+    handler = handlers.get(event.type)
+    try:
+        outcome = handler(event.payload["data"]["object"]) if handler else "not handled"
+    except ProviderUnavailable as error:
+        with transaction.atomic():
+            if event.attempts >= EVENT_MAX_ATTEMPTS:
+                outcome = f"gave up after {event.attempts} attempts: {error}"
+            else:
+                ProviderEvent.objects.filter(pk=event.pk).update(outcome=f"retrying: {error}")
+                tasks.process_provider_event.using(
+                    run_after=timezone.now() + _retry_delay(event.attempts)
+                ).enqueue(event_pk=event.pk)
+                return "retry scheduled"
+    ProviderEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now(), outcome=outcome)
+    return outcome
+
+
+def _payment_for_event(provider_reference: str, metadata: dict | None = None) -> Payment | None:
+    """The payment a provider object belongs to: by reference, or by the operation in metadata.
+
+    An event can arrive before the shopper's request stored the reference.
+    """
+    payment = Payment.objects.filter(provider_reference=provider_reference).first()
+    if payment is None and provider_reference:
+        operation = (metadata or {}).get("operation", "")
+        prefix = "authorize-payment-"
+        if operation.startswith(prefix) and operation[len(prefix) :].isdigit():
+            payment = Payment.objects.filter(pk=int(operation[len(prefix) :])).first()
+    return payment
+
+
+def payment_sync_authorization(*, payment_id: int, provider_reference: str) -> str:
+    """Settle a pending authorization from the provider's current answer.
+
+    For the authorization finished away from the shop (3-D Secure, PayPal,
+    Alipay) or whose shopper never came back: the provider's word confirms
+    or fails the order, as the shopper's return would. A payment still
+    waiting for the shopper is left alone.
+    """
+    key = f"authorize-payment-{payment_id}"
+    payment = Payment.objects.get(pk=payment_id)
+    if payment.status != PaymentStatus.PENDING:
+        return f"payment already {payment.status}"
+    try:
+        result = get_provider(payment.provider).retrieve_authorization(provider_reference)
+    except ProviderUnavailable:
+        raise
+    except PaymentError as error:
+        _authorization_failed(payment_id, key, error)
+        return f"authorization failed: {error.code}"
+    if result.action_url:
+        return "waiting for the shopper"
+    payment = _authorization_succeeded(payment_id, key, result)
+    return f"payment {payment.status}"
+
+
+def payment_sync_with_provider(*, provider_reference: str, metadata: dict | None = None) -> str:
+    """Bring a payment in line with the provider's current state (a webhook said it changed).
+
+    - a pending authorization is settled (``payment_sync_authorization``);
+    - a hold the provider cancelled or let lapse, which the shop did not
+      void, is expired: the customer is asked to authorize again (staff are
+      told when it was cancelled by hand in the provider's dashboard);
+    - refunds made in the provider's dashboard are recorded in the ledger
+      and the customer is e-mailed; the shop's own are left to their task;
+    - a review closed in the dashboard as approved approves the payment
+      here; closed otherwise, or a dispute, flags the payment for staff;
+    - money captured outside the shop is flagged, never guessed.
+    """
+    payment = _payment_for_event(provider_reference, metadata)
+    if payment is None:
+        return "no payment of this shop"
+    if payment.status == PaymentStatus.PENDING:
+        return payment_sync_authorization(
+            payment_id=payment.pk, provider_reference=provider_reference
+        )
+    state = get_provider(payment.provider).retrieve_state(provider_reference)
+    done: list[str] = []
+    with transaction.atomic():
+        payment = _lock_payment(payment.pk)
+        done += _sync_cancellation(payment, state)
+        done += _sync_refunds(payment, state)
+        done += _sync_flags(payment, state)
+        _save(payment)
+    if state.review_closed_reason == "approved" and payment.status == PaymentStatus.IN_REVIEW:
+        try:
+            payment_request_review_approval(order_id=payment.order_id)
+            done.append("review approved at the provider: approval recorded")
+        except InvalidPaymentTransition:
+            pass
+    return "; ".join(done) or "in step"
+
+
+def _sync_cancellation(payment: Payment, state) -> list[str]:
+    holding = CAPTURABLE_STATUSES | {PaymentStatus.IN_REVIEW}
+    if state.status != "cancelled" or payment.status not in holding:
+        return []
+    if _pending(payment, LedgerOperation.VOID) or _pending(payment, LedgerOperation.CAPTURE):
+        return []  # the shop's own operation is on its way: its answer tells
+    if payment.ledger.filter(operation=LedgerOperation.VOID, event=LedgerEvent.SUCCEEDED).exists():
+        return []
+    _expire(payment)
+    if state.cancellation_reason != "expired":
+        _flag(
+            payment,
+            "cancelled_at_provider",
+            f"The payment was cancelled at the provider ({state.cancellation_reason or 'by hand'}),"
+            " not by the shop; the customer was asked to authorize again.",
+        )
+    return ["hold cancelled at the provider: expired"]
+
+
+def _sync_refunds(payment: Payment, state) -> list[str]:
+    known = set(
+        payment.ledger.filter(operation=LedgerOperation.REFUND).values_list(
+            "provider_reference", flat=True
+        )
+    ) | set(
+        payment.ledger.filter(operation=LedgerOperation.REFUND).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    done = []
+    for refund in state.refunds:
+        key = f"external-refund-{refund.provider_reference}"
+        if refund.operation or refund.provider_reference in known or key in known:
+            continue  # the shop's own refund (its task records it), or recorded already
+        amount = min(refund.amount, payment.refundable_amount)
+        if amount <= 0:
+            _flag(
+                payment,
+                "refund_mismatch",
+                f"Refund {refund.provider_reference} exceeds the ledger.",
+            )
+            continue
+        requested = _ledger(
+            payment,
+            operation=LedgerOperation.REFUND,
+            event=LedgerEvent.REQUESTED,
+            amount=amount,
+            idempotency_key=key,
+            message="refunded in the provider's dashboard",
+        )
+        _apply_refund(payment, requested, amount)
+        _ledger(
+            payment,
+            operation=LedgerOperation.REFUND,
+            event=LedgerEvent.SUCCEEDED,
+            amount=amount,
+            idempotency_key=key,
+            provider_reference=refund.provider_reference,
+            message="refunded in the provider's dashboard",
+        )
+        done.append(f"refund {refund.provider_reference} recorded")
+    return done
+
+
+def _sync_flags(payment: Payment, state) -> list[str]:
+    done = []
+    if state.disputed and payment.failure_code != "disputed":
+        _flag(
+            payment,
+            "disputed",
+            "The customer disputed the payment with their bank: answer the dispute in the "
+            "provider's dashboard before its deadline.",
+        )
+        done.append("dispute flagged")
+    closed = state.review_closed_reason
+    if closed and closed != "approved" and payment.status == PaymentStatus.IN_REVIEW:
+        _flag(
+            payment,
+            "review_closed",
+            f"The provider's review was closed as {closed}: cancel the order or contact the "
+            "customer.",
+        )
+        done.append(f"review closed as {closed}: flagged")
+    if state.review_open and payment.status in CAPTURABLE_STATUSES:
+        _flag(
+            payment,
+            "review_opened",
+            "The provider opened a fraud review after the authorization: check the order "
+            "before shipping.",
+        )
+        done.append("late review flagged")
+    captured_by_shop = payment.captured_amount
+    if (
+        state.captured_amount > captured_by_shop
+        and not _pending(payment, LedgerOperation.CAPTURE)
+        and payment.status not in (PaymentStatus.PENDING,)
+    ):
+        _flag(
+            payment,
+            "captured_outside",
+            f"The provider shows {format_money(state.captured_amount, payment.currency)} "
+            f"captured, the shop's ledger {format_money(captured_by_shop, payment.currency)}: "
+            "a capture was made outside the shop.",
+        )
+        done.append("capture outside the shop flagged")
+    return done

@@ -9,6 +9,7 @@ from payments.emails import customer_email_send
 from payments.services import (
     payment_approve_review,
     payment_capture,
+    payment_event_process,
     payment_refund,
     payment_void,
     payment_watch_authorizations,
@@ -37,6 +38,14 @@ def approve_payment_review(payment_id: int, idempotency_key: str, attempt: int =
     return payment_approve_review(
         payment_id=payment_id, idempotency_key=idempotency_key, attempt=attempt
     )
+
+
+@task()
+def process_provider_event(event_pk: int) -> str:
+    """A webhook event, after the endpoint answered: its handler brings the payment in line."""
+    from payments.webhooks import HANDLERS
+
+    return payment_event_process(event_pk=event_pk, handlers=HANDLERS)
 
 
 @task()

@@ -157,7 +157,11 @@ def checkout_payment(request: HttpRequest) -> HttpResponse:
 @require_GET
 def checkout_payment_return(request: HttpRequest) -> HttpResponse:
     """Back from the provider's card form: read the result from the provider itself."""
-    completed = payment_card_session_read(session_id=request.GET.get("session_id", ""))
+    try:
+        completed = payment_card_session_read(session_id=request.GET.get("session_id", ""))
+    except PaymentError as error:
+        messages.error(request, payment_failure_message(error.code))
+        return redirect("shop:checkout_payment")
     if completed is None:
         messages.error(request, _("The card details were not received. Please enter them again."))
         return redirect("shop:checkout_payment")
@@ -379,7 +383,11 @@ def order_reauthorize(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
 @require_GET
 def order_reauthorize_return(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     order, signature, back = _link(request, token)
-    completed = payment_card_session_read(session_id=request.GET.get("session_id", ""))
+    try:
+        completed = payment_card_session_read(session_id=request.GET.get("session_id", ""))
+    except PaymentError as error:
+        messages.error(request, payment_failure_message(error.code))
+        return redirect(back)
     if completed is None:
         messages.error(request, _("The card details were not received. Please enter them again."))
         return redirect(back)

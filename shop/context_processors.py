@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.http import HttpRequest
 
 from payments.providers import get_provider
@@ -12,4 +13,5 @@ def storefront(request: HttpRequest) -> dict:
     return {
         "cart_item_count": sum(quantities.values()),
         "payments_test_mode": get_provider().is_test_mode,
+        "payments_provider": settings.PAYMENTS_PROVIDER,
     }

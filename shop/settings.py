@@ -6,6 +6,7 @@ to files in ``var/mail/``. With ``DEBUG`` off the settings turn strict: a real
 secret key, explicit hosts and HTTPS-only cookies are required.
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -193,10 +194,38 @@ if not DEBUG:
 
 # Payments ------------------------------------------------------------------
 PAYMENTS_PROVIDER = env("PAYMENTS_PROVIDER")
-if PAYMENTS_PROVIDER not in {"sandbox"}:
+if PAYMENTS_PROVIDER not in {"sandbox", "stripe"}:
     raise ImproperlyConfigured(
-        f"PAYMENTS_PROVIDER={PAYMENTS_PROVIDER!r} is not available; use 'sandbox'."
+        f"PAYMENTS_PROVIDER={PAYMENTS_PROVIDER!r} is not available; use 'sandbox' or 'stripe'."
     )
+# Stripe (PAYMENTS_PROVIDER=stripe): the three keys from the Dashboard, checked
+# here so a typo stops the start, not the first order. Values are never echoed.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_KEY_FORMATS = {
+    "STRIPE_SECRET_KEY": (r"(sk|rk)_(test|live)_[0-9A-Za-z]{16,}", "sk_live_… or sk_test_…"),
+    "STRIPE_PUBLISHABLE_KEY": (r"pk_(test|live)_[0-9A-Za-z]{16,}", "pk_live_… or pk_test_…"),
+    "STRIPE_WEBHOOK_SECRET": (r"whsec_[0-9A-Za-z+/=]{16,}", "whsec_…"),
+}
+if PAYMENTS_PROVIDER == "stripe":
+    for name, (pattern, expected) in STRIPE_KEY_FORMATS.items():
+        value = globals()[name]
+        if not value:
+            raise ImproperlyConfigured(f"{name} must be set when PAYMENTS_PROVIDER=stripe.")
+        if not re.fullmatch(pattern, value):
+            raise ImproperlyConfigured(f"{name} is malformed: expected {expected}.")
+    if ("_live_" in STRIPE_SECRET_KEY) != ("_live_" in STRIPE_PUBLISHABLE_KEY):
+        raise ImproperlyConfigured(
+            "STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY must both be live keys or both test keys."
+        )
+# Each call to Stripe: seconds to connect and to wait for the answer, and how
+# many times the library retries a network failure (with the same idempotency key).
+STRIPE_CONNECT_TIMEOUT_SECONDS = env.float("STRIPE_CONNECT_TIMEOUT_SECONDS", default=5)
+STRIPE_READ_TIMEOUT_SECONDS = env.float("STRIPE_READ_TIMEOUT_SECONDS", default=30)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+# Webhook events older than this (by their signature's timestamp) are refused.
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
 SHOP_BASE_URL = env("SHOP_BASE_URL").rstrip("/")
 SHOP_CURRENCY = "EUR"
 # How often the capture task retries a provider that does not answer.

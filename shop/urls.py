@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.i18n import set_language
 
+from payments.webhooks import stripe_webhook
 from shop import checkout_views, views
 
 admin.site.site_header = _("Boutique back office")
@@ -59,6 +60,8 @@ storefront = (
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("payments/webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
+    path("payments/stripe/", include("payments.providers.stripe.urls")),
 ]
 if settings.PAYMENTS_PROVIDER == "sandbox":
     urlpatterns.append(path("sandbox/", include("payments.providers.sandbox.urls")))

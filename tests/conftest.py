@@ -27,3 +27,19 @@ def english():
         clear_url_caches()
         yield
     clear_url_caches()
+
+
+@pytest.fixture
+def stripe_fake(settings, monkeypatch):
+    """Switch the shop to the Stripe provider, talking HTTP to an in-memory Stripe."""
+    from payments.providers.stripe import provider
+    from tests.payments.stripe_fake import StripeFake
+
+    settings.PAYMENTS_PROVIDER = "stripe"
+    settings.STRIPE_SECRET_KEY = "sk_test_" + "51TestSecretKey0123456789"
+    settings.STRIPE_PUBLISHABLE_KEY = "pk_test_" + "51TestPublishableKey0123456789"
+    settings.STRIPE_WEBHOOK_SECRET = "whsec_" + "TestWebhookSecret0123456789"
+    settings.STRIPE_MAX_NETWORK_RETRIES = 1
+    fake = StripeFake()
+    monkeypatch.setattr(provider, "build_http_client", lambda: fake)
+    return fake

@@ -98,3 +98,42 @@ def capture_key(shipment) -> str:
         .latest("pk")
         .idempotency_key
     )
+
+
+STRIPE_RETURN_URL = "http://testserver/checkout/authentication/return/"
+
+
+def stripe_order(
+    fake, quantities: dict[int, int], payment_method: str = "pm_card_visa", wallet=None
+) -> Order:
+    """Place an order paid through the Stripe provider (``fake``: the in-memory Stripe).
+
+    The ConfirmationToken is what the Payment Element makes in the browser;
+    the rest is what the checkout does. A decline leaves the order declined.
+    """
+    import uuid
+
+    from payments.exceptions import PaymentError
+
+    order = order_place(
+        checkout_token=uuid.uuid4(),
+        quantities=quantities,
+        customer=customer(),
+        shipping_method="standard",
+        language="fr",
+    )
+    completed = payment_card_session_read(
+        session_id=fake.create_confirmation_token(payment_method, wallet)
+    )
+    payment = payment_create_for_order(
+        order_id=order.pk,
+        payment_token=completed.payment_token,
+        card=completed.card,
+        method=completed.method,
+    )
+    try:
+        payment_authorize(payment_id=payment.pk, return_url=STRIPE_RETURN_URL)
+    except PaymentError:
+        pass
+    order.refresh_from_db()
+    return order

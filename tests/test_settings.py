@@ -61,3 +61,47 @@ def test_an_unknown_payment_provider_is_refused_with_its_name():
 def test_production_settings_pass_the_deployment_checks():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+STRIPE_KEYS = {
+    "PAYMENTS_PROVIDER": "stripe",
+    "STRIPE_SECRET_KEY": "sk_test_" + "a1B2c3D4e5F6g7H8i9J0",
+    "STRIPE_PUBLISHABLE_KEY": "pk_test_" + "a1B2c3D4e5F6g7H8i9J0",
+    "STRIPE_WEBHOOK_SECRET": "whsec_" + "a1B2c3D4e5F6g7H8i9J0",
+}
+
+
+def test_the_stripe_provider_starts_with_its_three_keys():
+    result = manage("check", **STRIPE_KEYS)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "missing", ["STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET"]
+)
+def test_the_stripe_provider_refuses_to_start_without_a_key_and_names_it(missing):
+    result = manage("check", **{**STRIPE_KEYS, missing: ""})
+    assert result.returncode != 0
+    assert f"{missing} must be set when PAYMENTS_PROVIDER=stripe" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("STRIPE_SECRET_KEY", "pk_test_a1B2c3D4e5F6g7H8i9J0"),  # the publishable one by mistake
+        ("STRIPE_PUBLISHABLE_KEY", "pk_test_short"),
+        ("STRIPE_WEBHOOK_SECRET", "we_1Abc2Def3Ghi4Jkl5Mno"),  # the endpoint id, not its secret
+    ],
+)
+def test_the_stripe_provider_refuses_a_malformed_key_and_names_it(name, value):
+    result = manage("check", **{**STRIPE_KEYS, name: value})
+    assert result.returncode != 0
+    assert f"{name} is malformed" in result.stderr
+    assert value not in result.stderr  # keys are never echoed
+
+
+def test_the_stripe_provider_refuses_mixed_live_and_test_keys():
+    live = {**STRIPE_KEYS, "STRIPE_PUBLISHABLE_KEY": "pk_live_a1B2c3D4e5F6g7H8i9J0"}
+    result = manage("check", **live)
+    assert result.returncode != 0
+    assert "both be live keys or both test keys" in result.stderr

@@ -7,6 +7,7 @@ from payments.providers.base import PaymentProvider
 
 PROVIDERS = {
     "sandbox": "payments.providers.sandbox.provider.SandboxProvider",
+    "stripe": "payments.providers.stripe.provider.StripeProvider",
 }
 
 

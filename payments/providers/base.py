@@ -130,6 +130,33 @@ class RefundResult:
     refunded_amount: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class ProviderRefund:
+    provider_reference: str
+    amount: int
+    # The shop's operation (idempotency key) that asked for it; "" when made
+    # elsewhere (the provider's dashboard).
+    operation: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentState:
+    """How the provider sees a payment now (webhook handlers act on this, not on the event)."""
+
+    provider_reference: str
+    # "pending" (the shopper must act), "authorized", "captured", "cancelled", "failed".
+    status: str
+    captured_amount: int
+    capturable_amount: int
+    # Why it was cancelled: "expired" when the hold lapsed, else the provider's reason.
+    cancellation_reason: str = ""
+    review_open: bool = False
+    # "approved", or why the review was closed otherwise; "" when none was closed.
+    review_closed_reason: str = ""
+    refunds: tuple[ProviderRefund, ...] = ()
+    disputed: bool = False
+
+
 class PaymentProvider(abc.ABC):
     name: str
     is_test_mode: bool = False
@@ -165,3 +192,7 @@ class PaymentProvider(abc.ABC):
     @abc.abstractmethod
     def refund(self, request: RefundRequest) -> RefundResult:
         """Give back up to what was captured and not yet refunded."""
+
+    def retrieve_state(self, provider_reference: str) -> PaymentState:
+        """The payment as the provider sees it now; for providers that send webhooks."""
+        raise NotImplementedError(f"{self.name} sends no webhooks")

@@ -1,0 +1,460 @@
+"""The Stripe provider: PaymentIntents through the official library's ``StripeClient``.
+
+No ORM here. Every POST carries the idempotency key the service derived from
+the business operation, so a retry (the library's own after a network error,
+or the worker's) replays Stripe's first answer instead of moving money again.
+Stripe's errors become ``payments.exceptions`` errors.
+
+How the methods map (``payments/methods.py`` says which captures when):
+
+- cards, Apple Pay and Google Pay (cards in a wallet) and PayPal are held with
+  manual capture, set per method through ``payment_method_options``; cards
+  ask for multicapture, so each parcel captures its share;
+- Alipay has no separate capture: it is taken at once (automatic capture).
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+from django.utils import timezone
+
+from payments.exceptions import (
+    IdempotencyConflict,
+    PaymentDeclined,
+    PaymentError,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from payments.methods import METHODS, authorization_validity
+from payments.providers.base import (
+    ApproveReviewRequest,
+    ApproveReviewResult,
+    AuthorizeRequest,
+    AuthorizeResult,
+    CaptureRequest,
+    CaptureResult,
+    CardDetails,
+    CardSessionRequest,
+    CardSessionResult,
+    CompletedCardSession,
+    PaymentProvider,
+    PaymentState,
+    ProviderRefund,
+    RefundRequest,
+    RefundResult,
+    VoidRequest,
+    VoidResult,
+)
+
+# Signed parameters of the shop's own Stripe pages (payment form, next action).
+SESSION_SALT = "payments.stripe.session"
+ACTION_SALT = "payments.stripe.action"
+SESSION_MAX_AGE = 60 * 60
+# The card brands the boutique accepts, as Stripe names them.
+BRANDS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express"}
+# Our method -> the Stripe payment method type the Payment Element offers.
+PAYMENT_METHOD_TYPE = {
+    "card": "card",
+    "apple_pay": "card",
+    "google_pay": "card",
+    "paypal": "paypal",
+    "alipay": "alipay",
+}
+EXPAND = ["latest_charge", "review"]
+
+
+def build_http_client() -> stripe.HTTPClient:
+    """The HTTP client with the configured timeouts (tests swap in a fake)."""
+    return stripe.RequestsClient(
+        timeout=(settings.STRIPE_CONNECT_TIMEOUT_SECONDS, settings.STRIPE_READ_TIMEOUT_SECONDS)
+    )
+
+
+def build_client() -> stripe.StripeClient:
+    return stripe.StripeClient(
+        settings.STRIPE_SECRET_KEY,
+        http_client=build_http_client(),
+        max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+    )
+
+
+def capture_method_for(method: str) -> str:
+    """``manual`` (held, captured at shipment) or ``automatic`` (taken at once)."""
+    return "automatic" if METHODS[method].capture == "immediate" else "manual"
+
+
+def _decline_code(error: Any) -> str:
+    """Stripe's decline (``code`` and ``decline_code``) as the shop's failure codes."""
+    code = _field(error, "code", "")
+    decline = _field(error, "decline_code", "")
+    if "insufficient_funds" in (code, decline):
+        return "insufficient_funds"
+    if "incorrect_cvc" in (code, decline) or "invalid_cvc" in (code, decline):
+        return "incorrect_cvc"
+    if "expired_card" in (code, decline):
+        return "expired_card"
+    if code == "payment_intent_authentication_failure":
+        return "authentication_failed"
+    return "card_declined"
+
+
+def _as_payment_error(error: stripe.StripeError) -> PaymentError:
+    message = error.user_message or str(error)
+    code = getattr(error, "code", None) or ""
+    if isinstance(error, stripe.CardError):
+        return PaymentDeclined(message, code=_decline_code(error.error))
+    if isinstance(error, stripe.IdempotencyError):
+        return IdempotencyConflict(message)
+    if isinstance(error, stripe.APIConnectionError | stripe.RateLimitError):
+        return ProviderUnavailable(message)
+    if isinstance(error, stripe.APIError) or (error.http_status or 0) >= 500:
+        return ProviderUnavailable(message)
+    if code == "charge_expired_for_capture":
+        return ProviderRejected(message, code="authorization_expired")
+    if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
+        return ProviderRejected(message, code="stripe_configuration")
+    return ProviderRejected(message, code=code or "rejected")
+
+
+def _field(obj: Any, name: str, default: Any = None) -> Any:
+    """A field of a Stripe object (or plain dict), ``default`` when absent or null."""
+    if obj is None:
+        return default
+    try:
+        value = obj[name]
+    except (KeyError, TypeError):
+        return default
+    return default if value is None else value
+
+
+def _card_of(details: Any) -> CardDetails:
+    """The outline the shop keeps: brand, last four digits and expiry; no digits for others."""
+    card = _field(details, "card")
+    if card is None:
+        return CardDetails(brand="", last4="", exp_month=0, exp_year=0)
+    return CardDetails(
+        brand=BRANDS.get(_field(card, "brand", ""), str(_field(card, "brand", "")).title()),
+        last4=_field(card, "last4", ""),
+        exp_month=_field(card, "exp_month", 0),
+        exp_year=_field(card, "exp_year", 0),
+    )
+
+
+def _method_of(details: Any) -> str:
+    """Our method code for Stripe's payment method details (a wallet is a card in a wallet)."""
+    kind = _field(details, "type", "card")
+    if kind == "card":
+        wallet = _field(_field(_field(details, "card"), "wallet"), "type", "")
+        return wallet if wallet in ("apple_pay", "google_pay") else "card"
+    return kind
+
+
+def action_token(payment_intent_id: str, return_url: str) -> str:
+    return signing.dumps({"pi": payment_intent_id, "return": return_url}, salt=ACTION_SALT)
+
+
+class StripeProvider(PaymentProvider):
+    name = "stripe"
+
+    def __init__(self, client: stripe.StripeClient | None = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> stripe.StripeClient:
+        if self._client is None:
+            self._client = build_client()
+        return self._client
+
+    @property
+    def is_test_mode(self) -> bool:  # type: ignore[override]
+        return "_live_" not in settings.STRIPE_SECRET_KEY
+
+    def _call(self, function, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except stripe.StripeError as error:
+            raise _as_payment_error(error) from error
+
+    # The payment form ------------------------------------------------------
+
+    def create_card_session(self, request: CardSessionRequest) -> CardSessionResult:
+        """The shop's page with the Payment Element; nothing is sent to Stripe yet.
+
+        The page creates a ConfirmationToken in the browser and comes back to
+        ``return_url`` with its id; the PaymentIntent is made at "Place order".
+        """
+        token = signing.dumps(
+            {
+                "amount": request.amount,
+                "currency": request.currency.lower(),
+                "method": request.method,
+                "return": request.return_url,
+                "cancel": request.cancel_url,
+                "language": request.language,
+            },
+            salt=SESSION_SALT,
+        )
+        return CardSessionResult(
+            session_id=token, redirect_url=f"{reverse('stripe:payment_form')}?s={token}"
+        )
+
+    def retrieve_card_session(self, session_id: str) -> CompletedCardSession | None:
+        """Read the ConfirmationToken from Stripe: the method and the card's outline."""
+        if not session_id.startswith("ctoken_"):
+            return None
+        try:
+            token = self.client.v1.confirmation_tokens.retrieve(session_id)
+        except stripe.InvalidRequestError:
+            return None
+        except stripe.StripeError as error:
+            raise _as_payment_error(error) from error
+        preview = token.payment_method_preview
+        if preview is None or token.payment_intent:
+            return None  # incomplete, or already used for a payment
+        method = _method_of(preview)
+        if method not in METHODS:
+            raise PaymentDeclined("This payment method is not accepted.", code="card_declined")
+        card = _card_of(preview)
+        if _field(preview, "type") == "card" and card.brand not in BRANDS.values():
+            raise PaymentDeclined(
+                f"{card.brand} cards are not accepted.", code="brand_not_accepted"
+            )
+        return CompletedCardSession(
+            session_id=session_id, payment_token=token.id, card=card, method=method
+        )
+
+    # Authorization ---------------------------------------------------------
+
+    def authorize(self, request: AuthorizeRequest) -> AuthorizeResult:
+        """Create and confirm the PaymentIntent on the server, amount from the order."""
+        kind = PAYMENT_METHOD_TYPE[request.method]
+        capture_method = capture_method_for(request.method)
+        params: dict[str, Any] = {
+            "amount": request.amount,
+            "currency": request.currency.lower(),
+            "confirm": True,
+            "confirmation_token": request.payment_token,
+            "capture_method": capture_method,
+            "payment_method_types": [kind],
+            "metadata": {
+                "order_number": request.order_reference,
+                "operation": request.idempotency_key,
+            },
+            "expand": EXPAND,
+        }
+        if request.return_url:
+            params["return_url"] = request.return_url
+        if capture_method == "manual":
+            options: dict[str, Any] = {"capture_method": "manual"}
+            if kind == "card":
+                options["request_multicapture"] = "if_available"
+            params["payment_method_options"] = {kind: options}
+        intent = self._call(
+            self.client.v1.payment_intents.create,
+            params=params,
+            options={"idempotency_key": request.idempotency_key},
+        )
+        return self._authorization(intent, return_url=request.return_url, method=request.method)
+
+    def retrieve_authorization(self, provider_reference: str) -> AuthorizeResult:
+        intent = self._retrieve(provider_reference)
+        return self._authorization(intent)
+
+    def _retrieve(self, provider_reference: str) -> Any:
+        return self._call(
+            self.client.v1.payment_intents.retrieve,
+            provider_reference,
+            params={"expand": EXPAND},
+        )
+
+    def _authorization(
+        self, intent: Any, *, return_url: str = "", method: str = ""
+    ) -> AuthorizeResult:
+        status = intent.status
+        if status == "requires_action":
+            redirect = _field(_field(intent.next_action, "redirect_to_url"), "return_url", "")
+            return AuthorizeResult(
+                provider_reference=intent.id,
+                authorized_amount=0,
+                card=None,
+                expires_at=timezone.now(),
+                action_url=(
+                    f"{reverse('stripe:next_action')}"
+                    f"?t={action_token(intent.id, return_url or redirect)}"
+                ),
+            )
+        if status == "processing":
+            raise ProviderUnavailable("Stripe is still processing the payment.", code="processing")
+        if status in ("requires_payment_method", "canceled", "requires_confirmation"):
+            error = _field(intent, "last_payment_error")
+            code = _decline_code(error) if error else "card_declined"
+            message = _field(error, "message", f"The payment intent is {status}.")
+            raise PaymentDeclined(message, code=code)
+        charge = _field(intent, "latest_charge")
+        details = _field(charge, "payment_method_details")
+        method = _method_of(details) if details is not None else method or "card"
+        review = _field(intent, "review")
+        in_review = bool(_field(review, "open", False)) if not isinstance(review, str) else True
+        if status == "succeeded":
+            # Taken at once (Alipay): the authorization is the payment.
+            return AuthorizeResult(
+                provider_reference=intent.id,
+                authorized_amount=intent.amount,
+                card=_card_of(details),
+                expires_at=timezone.now(),
+                in_review=in_review,
+                captured_amount=intent.amount_received,
+            )
+        if status != "requires_capture":
+            raise ProviderRejected(f"Unexpected PaymentIntent status {status!r}.")
+        capture_before = _field(_field(details, "card"), "capture_before")
+        expires_at = (
+            datetime.fromtimestamp(capture_before, tz=UTC)
+            if capture_before
+            else timezone.now() + authorization_validity(method if method in METHODS else "card")
+        )
+        return AuthorizeResult(
+            provider_reference=intent.id,
+            authorized_amount=intent.amount_capturable,
+            card=_card_of(details),
+            expires_at=expires_at,
+            in_review=in_review,
+        )
+
+    def client_secret(self, provider_reference: str) -> tuple[str, str, str]:
+        """For the shop's next-action page: the status, client secret and redirect URL."""
+        intent = self._call(self.client.v1.payment_intents.retrieve, provider_reference)
+        action = _field(intent, "next_action")
+        # redirect_to_url, alipay_handle_redirect...: the page, for browsers without JavaScript.
+        redirect = _field(_field(action, _field(action, "type", "")), "url", "")
+        return intent.status, intent.client_secret, redirect
+
+    def retrieve_state(self, provider_reference: str) -> PaymentState:
+        """The PaymentIntent now, with its charge, review and refunds (for webhook handlers)."""
+        intent = self._retrieve(provider_reference)
+        refunds = self._call(
+            self.client.v1.refunds.list,
+            params={"payment_intent": provider_reference, "limit": 100},
+        )
+        status = {
+            "requires_capture": "authorized",
+            "succeeded": "captured",
+            "canceled": "cancelled",
+        }.get(intent.status, "pending")
+        if intent.status == "requires_payment_method" and _field(intent, "last_payment_error"):
+            status = "failed"
+        reason = _field(intent, "cancellation_reason", "")
+        review = _field(intent, "review")
+        charge = _field(intent, "latest_charge")
+        return PaymentState(
+            provider_reference=intent.id,
+            status=status,
+            captured_amount=intent.amount_received,
+            capturable_amount=intent.amount_capturable,
+            cancellation_reason="expired" if reason == "automatic" else reason,
+            review_open=bool(_field(review, "open", False)),
+            review_closed_reason=(
+                ""
+                if review is None or _field(review, "open", False)
+                else _field(review, "closed_reason", "")
+            ),
+            refunds=tuple(
+                ProviderRefund(
+                    provider_reference=refund.id,
+                    amount=refund.amount,
+                    operation=_field(_field(refund, "metadata"), "operation", ""),
+                )
+                for refund in refunds.data
+                if refund.status in ("succeeded", "pending")
+            ),
+            disputed=bool(_field(charge, "disputed", False)),
+        )
+
+    # After the order -------------------------------------------------------
+
+    def capture(self, request: CaptureRequest) -> CaptureResult:
+        """Capture one parcel's amount; the final capture releases what is left.
+
+        A capture that is not the last needs multicapture on the charge; when
+        the card has none, it is refused before anything is sent (the rest of
+        the hold would be released).
+        """
+        params: dict[str, Any] = {"amount_to_capture": request.amount, "expand": EXPAND}
+        if not request.final:
+            intent = self._retrieve(request.provider_reference)
+            charge = _field(intent, "latest_charge")
+            card = _field(_field(charge, "payment_method_details"), "card")
+            if _field(_field(card, "multicapture"), "status") == "available":
+                params["final_capture"] = False
+            elif intent.amount_capturable != request.amount:
+                raise ProviderRejected(
+                    "This payment can be captured only once (the card has no multicapture): "
+                    "ship the rest of the order in the same parcel, or cancel it.",
+                    code="multicapture_unavailable",
+                )
+        intent = self._call(
+            self.client.v1.payment_intents.capture,
+            request.provider_reference,
+            params=params,
+            options={"idempotency_key": request.idempotency_key},
+        )
+        return CaptureResult(provider_reference=intent.id, captured_amount=request.amount)
+
+    def approve_review(self, request: ApproveReviewRequest) -> ApproveReviewResult:
+        """Approve the Radar review; one already closed as approved counts as done."""
+        intent = self._retrieve(request.provider_reference)
+        review = _field(intent, "review")
+        if review is None:
+            return ApproveReviewResult(provider_reference=intent.id)
+        review_id = review if isinstance(review, str) else review.id
+        if isinstance(review, str) or _field(review, "open", False):
+            try:
+                self.client.v1.reviews.approve(
+                    review_id, options={"idempotency_key": request.idempotency_key}
+                )
+            except stripe.InvalidRequestError as error:
+                current = self._call(self.client.v1.reviews.retrieve, review_id)
+                if current.open or current.closed_reason != "approved":
+                    raise _as_payment_error(error) from error
+            except stripe.StripeError as error:
+                raise _as_payment_error(error) from error
+        elif _field(review, "closed_reason") != "approved":
+            raise ProviderRejected(
+                f"Stripe's review was closed as {_field(review, 'closed_reason')}.",
+                code="review_closed",
+            )
+        return ApproveReviewResult(provider_reference=review_id)
+
+    def void(self, request: VoidRequest) -> VoidResult:
+        """Cancel the PaymentIntent: Stripe releases what was held and not captured."""
+        intent = self._call(
+            self.client.v1.payment_intents.cancel,
+            request.provider_reference,
+            params={"cancellation_reason": "requested_by_customer"},
+            options={"idempotency_key": request.idempotency_key},
+        )
+        return VoidResult(
+            provider_reference=intent.id, released_amount=intent.amount - intent.amount_received
+        )
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        """A Refund of the PaymentIntent; its metadata names the shop's operation."""
+        refund = self._call(
+            self.client.v1.refunds.create,
+            params={
+                "payment_intent": request.provider_reference,
+                "amount": request.amount,
+                "metadata": {"operation": request.idempotency_key},
+            },
+            options={"idempotency_key": request.idempotency_key},
+        )
+        if refund.status in ("failed", "canceled"):
+            raise ProviderRejected(
+                f"Stripe could not refund: {refund.failure_reason or refund.status}.",
+                code="refund_failed",
+            )
+        return RefundResult(provider_reference=refund.id, refunded_amount=refund.amount)
