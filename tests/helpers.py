@@ -1,5 +1,6 @@
 """Helpers shared by tests: run the worker, and reach an authorized order through services."""
 
+import contextlib
 from unittest import mock
 
 from django_tasks_db.management.commands import db_worker
@@ -131,9 +132,7 @@ def stripe_order(
         card=completed.card,
         method=completed.method,
     )
-    try:
+    with contextlib.suppress(PaymentError):
         payment_authorize(payment_id=payment.pk, return_url=STRIPE_RETURN_URL)
-    except PaymentError:
-        pass
     order.refresh_from_db()
     return order

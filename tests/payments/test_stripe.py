@@ -200,7 +200,7 @@ def test_each_parcel_captures_its_amount_and_the_last_one_releases_the_rest(
     stripe_fake, variants, run_tasks
 ):
     order = stripe_order(stripe_fake, {variants[0].pk: 1, variants[1].pk: 1})
-    first_line, second_line = order.lines.order_by("pk")
+    first_line, _second_line = order.lines.order_by("pk")
     first = order_ship(order_id=order.pk, carrier="colissimo", lines={first_line.pk: 1})
     run_tasks()
     second = order_ship(order_id=order.pk, carrier="colissimo")
