@@ -23,6 +23,7 @@ from payments.models import (
     CustomerEmail,
     Payment,
     PaymentLedgerEntry,
+    ProviderEvent,
 )
 from payments.selectors import order_balance
 from payments.services import (
@@ -335,6 +336,28 @@ class CustomerEmailAdmin(admin.ModelAdmin):
         return [field.name for field in CustomerEmail._meta.fields]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ProviderEvent)
+class ProviderEventAdmin(admin.ModelAdmin):
+    """Webhook events as received, and what their handling did; read-only."""
+
+    list_display = ["received_at", "provider", "type", "event_id", "processed_at", "outcome"]
+    list_filter = ["provider", "type", ("processed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["event_id", "type", "outcome"]
+    date_hierarchy = "received_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in ProviderEvent._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:

@@ -1427,17 +1427,20 @@ def payment_event_process(*, event_pk: int, handlers: dict[str, Callable[[dict],
     return outcome
 
 
-def _payment_for_event(provider_reference: str, metadata: dict | None = None) -> Payment | None:
+def _payment_for_event(
+    provider: str, provider_reference: str, metadata: dict | None = None
+) -> Payment | None:
     """The payment a provider object belongs to: by reference, or by the operation in metadata.
 
     An event can arrive before the shopper's request stored the reference.
     """
-    payment = Payment.objects.filter(provider_reference=provider_reference).first()
+    payments = Payment.objects.filter(provider=provider)
+    payment = payments.filter(provider_reference=provider_reference).first()
     if payment is None and provider_reference:
         operation = (metadata or {}).get("operation", "")
         prefix = "authorize-payment-"
         if operation.startswith(prefix) and operation[len(prefix) :].isdigit():
-            payment = Payment.objects.filter(pk=int(operation[len(prefix) :])).first()
+            payment = payments.filter(pk=int(operation[len(prefix) :])).first()
     return payment
 
 
@@ -1466,7 +1469,9 @@ def payment_sync_authorization(*, payment_id: int, provider_reference: str) -> s
     return f"payment {payment.status}"
 
 
-def payment_sync_with_provider(*, provider_reference: str, metadata: dict | None = None) -> str:
+def payment_sync_with_provider(
+    *, provider: str, provider_reference: str, metadata: dict | None = None
+) -> str:
     """Bring a payment in line with the provider's current state (a webhook said it changed).
 
     - a pending authorization is settled (``payment_sync_authorization``);
@@ -1479,7 +1484,7 @@ def payment_sync_with_provider(*, provider_reference: str, metadata: dict | None
       here; closed otherwise, or a dispute, flags the payment for staff;
     - money captured outside the shop is flagged, never guessed.
     """
-    payment = _payment_for_event(provider_reference, metadata)
+    payment = _payment_for_event(provider, provider_reference, metadata)
     if payment is None:
         return "no payment of this shop"
     if payment.status == PaymentStatus.PENDING:

@@ -34,7 +34,9 @@ def _sync(obj: dict) -> str:
     if not reference:
         return "no PaymentIntent: ignored"
     metadata = obj.get("metadata") if obj.get("object") == "payment_intent" else None
-    return payment_sync_with_provider(provider_reference=reference, metadata=metadata)
+    return payment_sync_with_provider(
+        provider="stripe", provider_reference=reference, metadata=metadata
+    )
 
 
 # Every event the endpoint subscribes to; each brings the payment in line with Stripe.

@@ -369,3 +369,33 @@ def test_the_webhook_body_is_stored_as_sent(client, settings, stripe_fake, run_t
     event = stripe_fake.event("customer.created", {"id": "cus_1", "object": "customer"})
     deliver(client, settings, event)
     assert ProviderEvent.objects.get().payload == json.loads(json.dumps(event))
+
+
+def test_staff_see_each_event_and_what_it_did_but_cannot_change_it(
+    client, settings, stripe_fake, variant, run_tasks, django_assert_max_num_queries
+):
+    from django.contrib.auth import get_user_model
+
+    order = stripe_order(stripe_fake, {variant.pk: 1})
+    order_ship(order_id=order.pk, carrier="colissimo")
+    run_tasks()
+    dispute = stripe_fake.dispute(payment_of(order).provider_reference)
+    deliver(client, settings, stripe_fake.event("charge.dispute.created", dispute))
+    deliver(
+        client, settings, stripe_fake.event("payment_intent.succeeded", dispute["payment_intent"])
+    )
+    run_tasks()
+    staff = get_user_model().objects.create_superuser("staff", "staff@example.com", "pw")
+    client.force_login(staff)
+
+    with django_assert_max_num_queries(12):
+        page = client.get(reverse("admin:payments_providerevent_changelist"))
+
+    assert page.status_code == 200
+    assert "charge.dispute.created" in page.content.decode()
+    assert "dispute flagged" in page.content.decode()
+    event = ProviderEvent.objects.first()
+    change = client.post(
+        reverse("admin:payments_providerevent_change", args=[event.pk]), {"outcome": "x"}
+    )
+    assert change.status_code == 403
