@@ -6,6 +6,8 @@ secret reach the browser. Card numbers and security codes go from Stripe's
 frames to Stripe, never to the shop.
 """
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -90,17 +92,20 @@ def next_action(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(action["return"])  # the return page says what happened
     if status != "requires_action":
         return HttpResponseRedirect(action["return"])
-    return render(
-        request,
-        "payments/stripe/next_action.html",
-        {
-            "stripe_js": STRIPE_JS,
-            "options": {
-                "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
-                "clientSecret": client_secret,
-                "returnUrl": action["return"],
+    # The shopper's language is the one of the shop page they come back to.
+    language = translation.get_language_from_path(urlsplit(action["return"]).path)
+    with translation.override(language or settings.LANGUAGE_CODE):
+        return render(
+            request,
+            "payments/stripe/next_action.html",
+            {
+                "stripe_js": STRIPE_JS,
+                "options": {
+                    "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
+                    "clientSecret": client_secret,
+                    "returnUrl": action["return"],
+                },
+                "redirect_url": redirect_url,
+                "return_url": action["return"],
             },
-            "redirect_url": redirect_url,
-            "return_url": action["return"],
-        },
-    )
+        )

@@ -1,0 +1,128 @@
+"""The Stripe checkout in a browser: our Payment Element page and next-action page drive
+Stripe.js; here Stripe.js is a test double served in place of https://js.stripe.com/v3/
+and Stripe's API is the in-memory fake, so nothing leaves the machine."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from orders.models import Order, OrderStatus
+from payments.models import Payment, PaymentStatus
+from tests.browser.test_accessibility import assert_accessible
+from tests.browser.test_journey import add_dress_and_checkout
+from tests.factories import ProductVariantFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# Stands in for Stripe.js: the calls stripe-payment.js and stripe-next-action.js make,
+# with the ConfirmationToken and the next action done by the test (exposed functions).
+STRIPE_JS_DOUBLE = """
+window.Stripe = function (publishableKey, options) {
+  window.stripeSeen = {publishableKey: publishableKey, options: options};
+  return {
+    elements: function (elementsOptions) {
+      window.stripeSeen.elements = elementsOptions;
+      return {
+        create: function (type, createOptions) {
+          var handlers = {};
+          return {
+            on: function (name, handler) { handlers[name] = handler; },
+            mount: function (selector) {
+              document.querySelector(selector).innerHTML =
+                '<label for="double-card">Card (Stripe.js test double)</label>' +
+                '<input id="double-card" autocomplete="off">';
+              if (handlers.ready) { setTimeout(handlers.ready, 0); }
+            }
+          };
+        },
+        submit: function () { return Promise.resolve({}); }
+      };
+    },
+    createConfirmationToken: function () {
+      return window.makeConfirmationToken().then(function (id) {
+        return {confirmationToken: {id: id}};
+      });
+    },
+    handleNextAction: function (options) {
+      return window.finishNextAction(options.clientSecret).then(function () { return {}; });
+    }
+  };
+};
+"""
+
+
+@pytest.fixture
+def stripe_page(page, stripe_fake):
+    page.route(
+        re.compile(r"^https://js\.stripe\.com/"),
+        lambda route: route.fulfill(
+            status=200, content_type="application/javascript", body=STRIPE_JS_DOUBLE
+        ),
+    )
+    return page
+
+
+def test_paying_by_card_with_3d_secure_through_stripe_js(stripe_page, stripe_fake, live_server):
+    page = stripe_page
+    ProductVariantFactory(
+        product__name="Robe portefeuille", product__price_amount=12900, size="M", stock=4
+    )
+    page.expose_function(
+        "makeConfirmationToken",
+        lambda: stripe_fake.create_confirmation_token("pm_card_authenticationRequired"),
+    )
+    secrets = []
+
+    def finish_next_action(client_secret: str) -> None:
+        secrets.append(client_secret)
+        stripe_fake.complete_action(client_secret.split("_secret_")[0])
+
+    page.expose_function("finishNextAction", finish_next_action)
+
+    add_dress_and_checkout(page, live_server.url)
+    page.get_by_label(re.compile("^Card:")).check()
+    page.get_by_role("button", name="Enter card details").click()
+
+    expect(page.get_by_label("Card (Stripe.js test double)")).to_be_visible()
+    assert_accessible(page, "Stripe payment page")
+    seen = page.evaluate("window.stripeSeen")
+    assert seen["publishableKey"].startswith("pk_test_")
+    assert seen["elements"]["captureMethod"] == "manual"
+    assert seen["elements"]["amount"] == 12900 + 690
+    page.get_by_role("button", name="Continue to review").click()
+
+    expect(page.get_by_test_id("card")).to_contain_text("Visa")
+    page.get_by_role("button", name=re.compile("Place order")).click()
+
+    expect(page.get_by_role("heading", name="Thank you for your order")).to_be_visible()
+    payment = Payment.objects.get()
+    assert secrets == [stripe_fake.get(payment.provider_reference)["client_secret"]]
+    assert payment.status == PaymentStatus.AUTHORIZED
+    assert Order.objects.get().status == OrderStatus.CONFIRMED
+
+
+def test_the_next_action_page_is_accessible_and_says_what_is_happening(
+    stripe_page, stripe_fake, live_server
+):
+    page = stripe_page
+    ProductVariantFactory(
+        product__name="Robe portefeuille", product__price_amount=12900, size="M", stock=4
+    )
+    page.expose_function(
+        "makeConfirmationToken", lambda: stripe_fake.create_confirmation_token("pm_paypal")
+    )
+    # PayPal's window stays open: the page waits.
+    page.add_init_script(
+        "window.finishNextAction = function () { return new Promise(function () {}); };"
+    )
+
+    add_dress_and_checkout(page, live_server.url)
+    page.get_by_label("PayPal").check()
+    page.get_by_role("button", name="Enter card details").click()
+    page.get_by_role("button", name="Continue to review").click()
+    page.get_by_role("button", name=re.compile("Place order")).click()
+
+    expect(page.get_by_role("heading", name="Confirm the payment")).to_be_visible()
+    assert_accessible(page, "Stripe next-action page")
+    expect(page.get_by_role("link", name="Back to the shop")).to_be_visible()
