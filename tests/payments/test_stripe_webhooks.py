@@ -399,3 +399,25 @@ def test_staff_see_each_event_and_what_it_did_but_cannot_change_it(
         reverse("admin:payments_providerevent_change", args=[event.pk]), {"outcome": "x"}
     )
     assert change.status_code == 403
+
+
+def test_an_event_before_the_shop_stored_the_reference_finds_the_payment_by_its_metadata(
+    client, settings, stripe_fake, variant, run_tasks
+):
+    # Stripe authorized, but the answer never reached the shopper's request.
+    stripe_fake.fail_next("lost", path_contains="/v1/payment_intents", method="POST", times=4)
+    order = stripe_order(stripe_fake, {variant.pk: 1})
+    assert payment_of(order).provider_reference == ""
+    [intent] = stripe_fake.objects("payment_intent")
+
+    deliver(
+        client,
+        settings,
+        stripe_fake.event("payment_intent.amount_capturable_updated", intent["id"]),
+    )
+    run_tasks()
+
+    order.refresh_from_db()
+    payment = payment_of(order)
+    assert (order.status, payment.status) == (OrderStatus.CONFIRMED, PaymentStatus.AUTHORIZED)
+    assert payment.provider_reference == intent["id"]
