@@ -317,9 +317,13 @@ def payment_complete_authentication(*, payment_id: int) -> Payment:
             )
     except ProviderUnavailable:
         raise  # unknown: still pending, asked again later
-    except PaymentError as error:
+    except PaymentDeclined as error:
         _authorization_failed(payment_id, key, error)
         raise
+    except PaymentError as error:
+        # The provider would not say (a configuration error, say): the outcome is
+        # unknown, so the payment stays pending rather than failing a hold that exists.
+        raise ProviderUnavailable(f"Outcome unknown: {error}") from error
     return _authorization_succeeded(payment_id, key, result)
 
 
@@ -1414,15 +1418,17 @@ def payment_event_process(*, event_pk: int, handlers: dict[str, Callable[[dict],
     try:
         outcome = handler(event.payload["data"]["object"]) if handler else "not handled"
     except ProviderUnavailable as error:
-        with transaction.atomic():
-            if event.attempts >= EVENT_MAX_ATTEMPTS:
-                outcome = f"gave up after {event.attempts} attempts: {error}"
-            else:
+        if event.attempts < EVENT_MAX_ATTEMPTS:
+            with transaction.atomic():
                 ProviderEvent.objects.filter(pk=event.pk).update(outcome=f"retrying: {error}")
                 tasks.process_provider_event.using(
                     run_after=timezone.now() + _retry_delay(event.attempts)
                 ).enqueue(event_pk=event.pk)
-                return "retry scheduled"
+            return "retry scheduled"
+        outcome = f"gave up after {event.attempts} attempts: {error}"
+    except PaymentError as error:
+        # Refused for good (asking again would not help): kept for staff to read.
+        outcome = f"failed: {error.code}: {error}"
     ProviderEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now(), outcome=outcome)
     return outcome
 
@@ -1458,9 +1464,7 @@ def payment_sync_authorization(*, payment_id: int, provider_reference: str) -> s
         return f"payment already {payment.status}"
     try:
         result = get_provider(payment.provider).retrieve_authorization(provider_reference)
-    except ProviderUnavailable:
-        raise
-    except PaymentError as error:
+    except PaymentDeclined as error:
         _authorization_failed(payment_id, key, error)
         return f"authorization failed: {error.code}"
     if result.action_url:

@@ -353,3 +353,34 @@ def test_staff_rejecting_a_review_cancels_the_payment_intent(stripe_fake, varian
 
     assert stripe_fake.get(intent_of(order))["status"] == "canceled"
     assert Payment.objects.get(order=order).status == PaymentStatus.VOIDED
+
+
+def test_cancelling_an_order_whose_hold_stripe_already_cancelled_is_not_an_error(
+    stripe_fake, variants, run_tasks
+):
+    order = stripe_order(stripe_fake, {variants[0].pk: 1})
+    stripe_fake.expire(intent_of(order), cancel=True)  # before the webhook says so
+    order_cancel(order_id=order.pk)
+    run_tasks()
+
+    payment = Payment.objects.get(order=order)
+    assert payment.status == PaymentStatus.VOIDED
+    assert not payment.needs_attention
+
+
+def test_stripe_refusing_to_say_how_a_3d_secure_ended_leaves_the_payment_pending(
+    stripe_fake, variants, settings
+):
+    from payments.exceptions import ProviderUnavailable
+
+    order = stripe_order(stripe_fake, {variants[0].pk: 1}, "pm_card_authenticationRequired")
+    payment = Payment.objects.get(order=order)
+    stripe_fake.complete_action(payment.provider_reference)
+    settings.STRIPE_SECRET_KEY = "sk_live_" + "51RevokedKey0123456789"  # Stripe answers 401
+
+    with pytest.raises(ProviderUnavailable):
+        payment_complete_authentication(payment_id=payment.pk)
+
+    payment.refresh_from_db()
+    order.refresh_from_db()
+    assert (payment.status, order.status) == (PaymentStatus.PENDING, OrderStatus.PENDING_PAYMENT)

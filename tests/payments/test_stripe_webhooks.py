@@ -421,3 +421,19 @@ def test_an_event_before_the_shop_stored_the_reference_finds_the_payment_by_its_
     payment = payment_of(order)
     assert (order.status, payment.status) == (OrderStatus.CONFIRMED, PaymentStatus.AUTHORIZED)
     assert payment.provider_reference == intent["id"]
+
+
+def test_an_event_stripe_will_not_explain_is_closed_with_the_reason_for_staff(
+    client, settings, stripe_fake, variant, run_tasks
+):
+    order = stripe_order(stripe_fake, {variant.pk: 1})
+    reference = payment_of(order).provider_reference
+    settings.STRIPE_SECRET_KEY = "sk_live_" + "51RevokedKey0123456789"  # Stripe answers 401
+
+    deliver(client, settings, stripe_fake.event("payment_intent.canceled", reference))
+    run_tasks()
+
+    event = ProviderEvent.objects.get()
+    assert event.processed_at is not None
+    assert event.outcome.startswith("failed: stripe_configuration")
+    assert payment_of(order).status == PaymentStatus.AUTHORIZED

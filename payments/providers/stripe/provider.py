@@ -430,13 +430,22 @@ class StripeProvider(PaymentProvider):
         return ApproveReviewResult(provider_reference=review_id)
 
     def void(self, request: VoidRequest) -> VoidResult:
-        """Cancel the PaymentIntent: Stripe releases what was held and not captured."""
-        intent = self._call(
-            self.client.v1.payment_intents.cancel,
-            request.provider_reference,
-            params={"cancellation_reason": "requested_by_customer"},
-            options={"idempotency_key": request.idempotency_key},
-        )
+        """Cancel the PaymentIntent: Stripe releases what was held and not captured.
+
+        One Stripe already cancelled (its hold lapsed) has nothing left to release.
+        """
+        try:
+            intent = self.client.v1.payment_intents.cancel(
+                request.provider_reference,
+                params={"cancellation_reason": "requested_by_customer"},
+                options={"idempotency_key": request.idempotency_key},
+            )
+        except stripe.InvalidRequestError as error:
+            intent = self._retrieve(request.provider_reference)
+            if intent.status != "canceled":
+                raise _as_payment_error(error) from error
+        except stripe.StripeError as error:
+            raise _as_payment_error(error) from error
         return VoidResult(
             provider_reference=intent.id, released_amount=intent.amount - intent.amount_received
         )
