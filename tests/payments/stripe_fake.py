@@ -78,6 +78,7 @@ TEST_PAYMENT_METHODS: dict[str, MethodBehaviour] = {
     "pm_card_visa": MethodBehaviour("card", "visa", "4242"),
     "pm_card_mastercard": MethodBehaviour("card", "mastercard", "4444"),
     "pm_card_amex": MethodBehaviour("card", "amex", "8431"),
+    "pm_card_discover": MethodBehaviour("card", "discover", "1117"),
     "pm_card_visa_chargeDeclined": MethodBehaviour(
         "card",
         "visa",
@@ -120,7 +121,12 @@ TEST_PAYMENT_METHODS: dict[str, MethodBehaviour] = {
     "pm_alipay": MethodBehaviour("alipay"),
 }
 
-DISPLAY_BRANDS = {"visa": "visa", "mastercard": "mastercard", "amex": "american_express"}
+DISPLAY_BRANDS = {
+    "visa": "visa",
+    "mastercard": "mastercard",
+    "amex": "american_express",
+    "discover": "discover",
+}
 CANCELABLE = (
     "requires_payment_method",
     "requires_capture",

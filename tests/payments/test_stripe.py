@@ -384,3 +384,28 @@ def test_stripe_refusing_to_say_how_a_3d_secure_ended_leaves_the_payment_pending
     payment.refresh_from_db()
     order.refresh_from_db()
     assert (payment.status, order.status) == (PaymentStatus.PENDING, OrderStatus.PENDING_PAYMENT)
+
+
+@pytest.mark.parametrize(
+    ("payment_method", "brand", "last4"),
+    [("pm_card_mastercard", "Mastercard", "4444"), ("pm_card_amex", "American Express", "8431")],
+)
+def test_mastercard_and_american_express_are_accepted(
+    stripe_fake, variants, payment_method, brand, last4
+):
+    order = stripe_order(stripe_fake, {variants[0].pk: 1}, payment_method)
+    payment = Payment.objects.get(order=order)
+    assert (payment.card_brand, payment.card_last4) == (brand, last4)
+    assert payment.status == PaymentStatus.AUTHORIZED
+
+
+def test_a_card_brand_the_boutique_does_not_take_is_refused_before_any_payment(stripe_fake):
+    from payments.services import payment_card_session_read
+
+    token = stripe_fake.create_confirmation_token("pm_card_discover")
+
+    with pytest.raises(PaymentDeclined) as error:
+        payment_card_session_read(session_id=token)
+
+    assert error.value.code == "brand_not_accepted"
+    assert not posts(stripe_fake, "/v1/payment_intents")
