@@ -63,8 +63,9 @@ urlpatterns = [
     path("payments/webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
     path("payments/stripe/", include("payments.providers.stripe.urls")),
 ]
-if settings.PAYMENTS_PROVIDER == "sandbox":
-    urlpatterns.append(path("sandbox/", include("payments.providers.sandbox.urls")))
+# Each provider's pages answer only while it is the one in use (the URL map
+# does not depend on settings, so it is the same however it was first loaded).
+urlpatterns.append(path("sandbox/", include("payments.providers.sandbox.urls")))
 urlpatterns += i18n_patterns(path("", include(storefront)), prefix_default_language=False)
 
 if settings.DEBUG:

@@ -183,3 +183,8 @@ def test_a_forged_next_action_link_says_so(client, stripe_fake):
 def test_the_stripe_pages_are_not_there_with_the_sandbox(client):
     assert client.get(reverse("stripe:payment_form")).status_code == 404
     assert client.get(reverse("stripe:next_action")).status_code == 404
+
+
+def test_the_sandbox_pages_are_not_there_with_stripe(client, stripe_fake):
+    assert client.get("/sandbox/pay/anything/").status_code == 404
+    assert client.get("/sandbox/3ds/anything/").status_code == 404

@@ -2,6 +2,7 @@
 
 import contextlib
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import translation
@@ -18,11 +19,18 @@ from payments.providers.sandbox.models import SandboxCardSession
 from payments.providers.sandbox.testcards import TEST_CARDS
 
 
+def _sandbox_only() -> None:
+    """The sandbox's pages exist only while it is the shop's provider (never in production)."""
+    if settings.PAYMENTS_PROVIDER != "sandbox":
+        raise Http404
+
+
 @never_cache
 @sensitive_post_parameters("number", "security_code", "expiry")
 @sensitive_variables("form")
 @require_http_methods(["GET", "POST"])
 def card_form(request: HttpRequest, session_id: str) -> HttpResponse:
+    _sandbox_only()
     session = gateway.session_get(session_id)
     if session is None:
         raise Http404(_("This payment page does not exist."))
@@ -106,6 +114,7 @@ CHALLENGE_OUTCOMES = ("approve", "fail", "abandon")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def challenge(request: HttpRequest, charge_id: str) -> HttpResponse:
+    _sandbox_only()
     """The issuing bank's 3-D Secure page, as the sandbox plays it."""
     charge = gateway.challenge_get(charge_id)
     if charge is None:
