@@ -311,10 +311,6 @@ def payment_complete_authentication(*, payment_id: int) -> Payment:
             return payment
     try:
         result = get_provider(payment.provider).retrieve_authorization(payment.provider_reference)
-        if result.action_url:
-            raise PaymentDeclined(
-                "The shopper did not finish authenticating.", code="authentication_abandoned"
-            )
     except ProviderUnavailable:
         raise  # unknown: still pending, asked again later
     except PaymentDeclined as error:
@@ -324,10 +320,20 @@ def payment_complete_authentication(*, payment_id: int) -> Payment:
         # The provider would not say (a configuration error, say): the outcome is
         # unknown, so the payment stays pending rather than failing a hold that exists.
         raise ProviderUnavailable(f"Outcome unknown: {error}") from error
+    if result.action_url:
+        # The provider still waits for the shopper: the shop gives up, and has the
+        # authorization cancelled there, so finishing it later holds nothing.
+        abandoned = PaymentDeclined(
+            "The shopper did not finish authenticating.", code="authentication_abandoned"
+        )
+        _authorization_failed(payment_id, key, abandoned, cancel_at_provider=True)
+        raise abandoned
     return _authorization_succeeded(payment_id, key, result)
 
 
-def _authorization_failed(payment_id: int, key: str, error: PaymentError) -> None:
+def _authorization_failed(
+    payment_id: int, key: str, error: PaymentError, *, cancel_at_provider: bool = False
+) -> None:
     with transaction.atomic():
         payment = _lock_payment(payment_id)
         if payment.status != PaymentStatus.PENDING:
@@ -347,6 +353,15 @@ def _authorization_failed(payment_id: int, key: str, error: PaymentError) -> Non
         payment.save(update_fields=["status", "failure_code", "failure_message"])
         if Order.objects.get(pk=payment.order_id).status == OrderStatus.PENDING_PAYMENT:
             order_fail_payment(order_id=payment.order_id)
+        if cancel_at_provider:
+            # In the worker, recorded like any void; the payment stays failed.
+            _request(
+                payment,
+                operation=LedgerOperation.VOID,
+                key=f"void-abandoned-payment-{payment.pk}",
+                amount=0,
+                message="the shopper never finished authenticating",
+            )
 
 
 def _authorization_succeeded(payment_id: int, key: str, result) -> Payment:
@@ -999,7 +1014,8 @@ def payment_void(*, payment_id: int, idempotency_key: str, attempt: int = 1) -> 
     """Release what is left of an authorization; tells the customer once released."""
 
     def check(payment: Payment, requested: PaymentLedgerEntry) -> _Refusal | None:
-        if payment.status not in VOIDABLE_STATUSES:
+        # A failed payment is voided only to cancel an abandoned authentication.
+        if payment.status not in VOIDABLE_STATUSES and payment.status != PaymentStatus.FAILED:
             return _Refusal(
                 "not_voidable", f"Nothing to release: payment is {payment.get_status_display()}."
             )
@@ -1016,6 +1032,8 @@ def payment_void(*, payment_id: int, idempotency_key: str, attempt: int = 1) -> 
         )
 
     def apply(payment: Payment, requested: PaymentLedgerEntry, result) -> int:
+        if payment.status == PaymentStatus.FAILED:
+            return result.released_amount  # the customer was told at checkout; it stays failed
         _settle_status(
             payment, PaymentStatus.CAPTURED if payment.captured_amount else PaymentStatus.VOIDED
         )

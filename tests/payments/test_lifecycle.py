@@ -332,7 +332,7 @@ def test_the_orders_paid_and_outstanding_amounts_follow_from_the_ledger(order, r
     assert order_balance(order=order).outstanding == 0
 
 
-def test_a_checkout_abandoned_at_the_3d_secure_page_releases_its_stock(settings):
+def test_a_checkout_abandoned_at_the_3d_secure_page_releases_its_stock(settings, run_tasks):
     import uuid
 
     from orders.services import order_place
@@ -361,6 +361,18 @@ def test_a_checkout_abandoned_at_the_3d_secure_page_releases_its_stock(settings)
     assert order.status == OrderStatus.PAYMENT_FAILED
     assert payment.failure_code == "authentication_abandoned"
     assert variant.stock == 2
+
+    # The challenge is closed at the provider, in the worker: finishing it later holds nothing.
+    run_tasks()
+    from payments.providers.sandbox import gateway
+
+    charge = gateway.challenge_complete(charge_id=payment.provider_reference, outcome="approve")
+    assert charge.status == SandboxCharge.Status.VOIDED
+    payment.refresh_from_db()
+    assert (payment.status, payment.needs_attention) == (PaymentStatus.FAILED, False)
+    void = payment.ledger.get(operation=LedgerOperation.VOID, event=LedgerEvent.SUCCEEDED)
+    assert void.amount == 0
+    assert not CustomerEmail.objects.exists()  # the shopper was told at checkout
 
 
 def test_waiting_for_captures_does_not_use_up_the_voids_attempts(order, run_tasks, settings):

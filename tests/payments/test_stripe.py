@@ -122,7 +122,7 @@ def test_declines_fail_the_order_with_their_reason_and_release_the_stock(
 
 
 def test_3d_secure_sends_the_shopper_to_stripe_js_then_reads_the_outcome_from_stripe(
-    stripe_fake, variants
+    stripe_fake, variants, run_tasks
 ):
     order = stripe_order(stripe_fake, {variants[0].pk: 1}, "pm_card_authenticationRequired")
     payment = Payment.objects.get(order=order)
@@ -135,6 +135,14 @@ def test_3d_secure_sends_the_shopper_to_stripe_js_then_reads_the_outcome_from_st
         payment_complete_authentication(payment_id=payment.pk)
     order.refresh_from_db()
     assert order.status == OrderStatus.PAYMENT_FAILED
+    # ...and the PaymentIntent is cancelled, in the worker, so it cannot be finished later.
+    assert not posts(stripe_fake, "/cancel")
+    run_tasks()
+    [cancel] = posts(stripe_fake, "/cancel")
+    assert cancel.idempotency_key == f"void-abandoned-payment-{payment.pk}"
+    assert stripe_fake.get(payment.provider_reference)["status"] == "canceled"
+    payment.refresh_from_db()
+    assert (payment.status, payment.needs_attention) == (PaymentStatus.FAILED, False)
 
 
 def test_3d_secure_completed_authorizes(stripe_fake, variants):
@@ -157,6 +165,7 @@ def test_3d_secure_failed_is_a_decline(stripe_fake, variants):
         payment_complete_authentication(payment_id=payment.pk)
 
     assert error.value.code == "authentication_failed"
+    assert not PaymentLedgerEntry.objects.filter(operation="void").exists()  # nothing to cancel
 
 
 def test_paypal_is_held_at_the_order_and_captured_at_shipment(stripe_fake, variants, run_tasks):

@@ -391,6 +391,11 @@ def review_approve(*, charge_id: str, idempotency_key: str) -> dict[str, Any]:
 def void(*, charge_id: str, idempotency_key: str) -> dict[str, Any]:
     def perform() -> dict[str, Any]:
         charge = _lock_charge(charge_id)
+        if charge.status == SandboxCharge.Status.REQUIRES_ACTION:
+            # Still waiting for 3-D Secure: nothing is held, and the challenge closes.
+            charge.status = SandboxCharge.Status.VOIDED
+            charge.save(update_fields=["status"])
+            return _charge_response(charge) | {"released_now": 0}
         if charge.status != SandboxCharge.Status.AUTHORIZED:
             raise SandboxError("invalid", "charge_not_voidable", f"The charge is {charge.status}.")
         released = charge.authorized_amount - charge.captured_amount

@@ -437,7 +437,7 @@ class StripeProvider(PaymentProvider):
         try:
             intent = self.client.v1.payment_intents.cancel(
                 request.provider_reference,
-                params={"cancellation_reason": "requested_by_customer"},
+                params={"cancellation_reason": "requested_by_customer", "expand": EXPAND},
                 options={"idempotency_key": request.idempotency_key},
             )
         except stripe.InvalidRequestError as error:
@@ -446,8 +446,12 @@ class StripeProvider(PaymentProvider):
                 raise _as_payment_error(error) from error
         except stripe.StripeError as error:
             raise _as_payment_error(error) from error
+        # Something was held only if a charge went through (not for one still
+        # waiting for 3-D Secure).
+        held = _field(_field(intent, "latest_charge"), "status") == "succeeded"
         return VoidResult(
-            provider_reference=intent.id, released_amount=intent.amount - intent.amount_received
+            provider_reference=intent.id,
+            released_amount=intent.amount - intent.amount_received if held else 0,
         )
 
     def refund(self, request: RefundRequest) -> RefundResult:
