@@ -276,18 +276,11 @@ class OrderAdmin(BaseOrderAdmin):
         return TemplateResponse(request, "admin/payments/refund.html", context)
 
 
-@admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
-    list_display = ["order", "status", "card_display", "authorized", "captured", "created_at"]
-    list_filter = ["status", "provider"]
-    search_fields = ["order__number", "provider_reference", "order__email"]
-    list_select_related = ["order"]
-    inlines = [LedgerInline]
-    authorized = _money("authorized_amount", gettext_lazy("authorized"))
-    captured = _money("captured_amount", gettext_lazy("captured"))
+class RecordAdmin(admin.ModelAdmin):
+    """Rows only services write: every field read-only, none added or deleted here."""
 
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in Payment._meta.fields]
+        return [field.name for field in self.model._meta.fields]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -296,8 +289,26 @@ class PaymentAdmin(admin.ModelAdmin):
         return False
 
 
+class AppendOnlyAdmin(RecordAdmin):
+    """Rows never changed once written (the ledger, provider events)."""
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Payment)
+class PaymentAdmin(RecordAdmin):
+    list_display = ["order", "status", "card_display", "authorized", "captured", "created_at"]
+    list_filter = ["status", "provider"]
+    search_fields = ["order__number", "provider_reference", "order__email"]
+    list_select_related = ["order"]
+    inlines = [LedgerInline]
+    authorized = _money("authorized_amount", gettext_lazy("authorized"))
+    captured = _money("captured_amount", gettext_lazy("captured"))
+
+
 @admin.register(PaymentLedgerEntry)
-class PaymentLedgerEntryAdmin(admin.ModelAdmin):
+class PaymentLedgerEntryAdmin(AppendOnlyAdmin):
     list_display = [
         "created_at",
         "order",
@@ -312,53 +323,20 @@ class PaymentLedgerEntryAdmin(admin.ModelAdmin):
     list_select_related = ["order"]
     amount_display = _money("amount", gettext_lazy("amount"))
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in PaymentLedgerEntry._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(CustomerEmail)
-class CustomerEmailAdmin(admin.ModelAdmin):
+class CustomerEmailAdmin(RecordAdmin):
     list_display = ["created_at", "order", "kind", "to", "sent_at"]
     list_filter = ["kind"]
     search_fields = ["order__number", "to"]
     list_select_related = ["order"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in CustomerEmail._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(ProviderEvent)
-class ProviderEventAdmin(admin.ModelAdmin):
+class ProviderEventAdmin(AppendOnlyAdmin):
     """Webhook events as received, and what their handling did; read-only."""
 
     list_display = ["received_at", "provider", "type", "event_id", "processed_at", "outcome"]
     list_filter = ["provider", "type", ("processed_at", admin.EmptyFieldListFilter)]
     search_fields = ["event_id", "type", "outcome"]
     date_hierarchy = "received_at"
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in ProviderEvent._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
