@@ -56,6 +56,7 @@ from payments.providers.base import (
     CardSessionRequest,
     CardSessionResult,
     CompletedCardSession,
+    PaymentState,
     RefundRequest,
     VoidRequest,
 )
@@ -1530,7 +1531,7 @@ def payment_sync_with_provider(
     return "; ".join(done) or "in step"
 
 
-def _sync_cancellation(payment: Payment, state) -> list[str]:
+def _sync_cancellation(payment: Payment, state: PaymentState) -> list[str]:
     holding = CAPTURABLE_STATUSES | {PaymentStatus.IN_REVIEW}
     if state.status != "cancelled" or payment.status not in holding:
         return []
@@ -1549,28 +1550,30 @@ def _sync_cancellation(payment: Payment, state) -> list[str]:
     return ["hold cancelled at the provider: expired"]
 
 
-def _sync_refunds(payment: Payment, state) -> list[str]:
-    known = set(
-        payment.ledger.filter(operation=LedgerOperation.REFUND).values_list(
-            "provider_reference", flat=True
+def _sync_refunds(payment: Payment, state: PaymentState) -> list[str]:
+    known = {
+        value
+        for pair in payment.ledger.filter(operation=LedgerOperation.REFUND).values_list(
+            "provider_reference", "idempotency_key"
         )
-    ) | set(
-        payment.ledger.filter(operation=LedgerOperation.REFUND).values_list(
-            "idempotency_key", flat=True
-        )
-    )
+        for value in pair
+    }
     done = []
     for refund in state.refunds:
         key = f"external-refund-{refund.provider_reference}"
         if refund.operation or refund.provider_reference in known or key in known:
             continue  # the shop's own refund (its task records it), or recorded already
-        amount = min(refund.amount, payment.refundable_amount)
-        if amount <= 0:
+        amount = refund.amount
+        if amount > payment.refundable_amount:
+            # Never recorded in part: the ledger would then disagree with the provider.
             _flag(
                 payment,
                 "refund_mismatch",
-                f"Refund {refund.provider_reference} exceeds the ledger.",
+                f"Refund {refund.provider_reference} of "
+                f"{format_money(amount, payment.currency)} exceeds what the ledger has "
+                "captured and not refunded: check the payment at the provider.",
             )
+            done.append(f"refund {refund.provider_reference} exceeds the ledger: flagged")
             continue
         requested = _ledger(
             payment,
@@ -1594,7 +1597,7 @@ def _sync_refunds(payment: Payment, state) -> list[str]:
     return done
 
 
-def _sync_flags(payment: Payment, state) -> list[str]:
+def _sync_flags(payment: Payment, state: PaymentState) -> list[str]:
     done = []
     if state.disputed and payment.failure_code != "disputed":
         _flag(
@@ -1622,11 +1625,7 @@ def _sync_flags(payment: Payment, state) -> list[str]:
         )
         done.append("late review flagged")
     captured_by_shop = payment.captured_amount
-    if (
-        state.captured_amount > captured_by_shop
-        and not _pending(payment, LedgerOperation.CAPTURE)
-        and payment.status not in (PaymentStatus.PENDING,)
-    ):
+    if state.captured_amount > captured_by_shop and not _pending(payment, LedgerOperation.CAPTURE):
         _flag(
             payment,
             "captured_outside",

@@ -67,14 +67,13 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
             settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
         )
         event = json.loads(payload)
-        event_id, event_type = event["id"], event["type"]
-        event["data"]["object"]
+        event_id, event_type, obj = event["id"], event["type"], event["data"]["object"]
     except (stripe.SignatureVerificationError, UnicodeDecodeError) as error:
         logger.warning("Stripe webhook refused: %s", error)
         return HttpResponseBadRequest("Invalid signature.")
     except (ValueError, KeyError, TypeError):
         return HttpResponseBadRequest("Invalid event.")
-    if not isinstance(event_id, str) or not isinstance(event_type, str):
+    if not (isinstance(event_id, str) and isinstance(event_type, str) and isinstance(obj, dict)):
         return HttpResponseBadRequest("Invalid event.")
     created = payment_event_record(
         provider="stripe", event_id=event_id, event_type=event_type, payload=event

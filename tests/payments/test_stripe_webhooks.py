@@ -437,3 +437,26 @@ def test_an_event_stripe_will_not_explain_is_closed_with_the_reason_for_staff(
     assert event.processed_at is not None
     assert event.outcome.startswith("failed: stripe_configuration")
     assert payment_of(order).status == PaymentStatus.AUTHORIZED
+
+
+def test_a_dashboard_refund_beyond_the_ledger_is_flagged_not_recorded_in_part(
+    client, settings, stripe_fake, variant, run_tasks
+):
+    order = stripe_order(stripe_fake, {variant.pk: 1})
+    order_ship(order_id=order.pk, carrier="colissimo")
+    run_tasks()
+    payment = payment_of(order)
+    # The ledger lost track of a capture (say): Stripe's refund exceeds what it knows of.
+    Payment.objects.filter(pk=payment.pk).update(captured_amount=1000)
+    stripe_fake.refund_outside(payment.provider_reference, 5000)
+    charge = stripe_fake.get(payment.provider_reference)["latest_charge"]
+
+    deliver(client, settings, stripe_fake.event("charge.refunded", charge))
+    run_tasks()
+
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 0
+    assert payment.needs_attention
+    assert "exceeds the ledger: flagged" in ProviderEvent.objects.get().outcome
+    assert not payment.ledger.filter(operation="refund").exists()
+    assert not CustomerEmail.objects.filter(kind=CustomerEmail.Kind.REFUNDED).exists()
