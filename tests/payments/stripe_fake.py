@@ -144,7 +144,8 @@ CREATE_PARAMS = (
     "confirmation_token",
     "return_url",
     "capture_method",
-    "payment_method_types",
+    "allowed_payment_method_types",
+    "excluded_payment_method_types",
     "payment_method_options",
     "automatic_payment_methods",
     "metadata",
@@ -327,6 +328,22 @@ class ApiError(Exception):
 
 def _invalid(message: str, *, code: str | None = None, param: str | None = None) -> ApiError:
     return ApiError(400, "invalid_request_error", message, code=code, param=param, store=False)
+
+
+def _refuse_removed(params: Mapping[str, Any]) -> None:
+    """Parameters the pinned version removed, answered with the code its changelog documents.
+
+    2026-09-30.endive, "Removes the payment method types parameter from Payment Intents and
+    Setup Intents": passing it to create, update or confirm is a 400 with this code.
+    """
+    if "payment_method_types" in params:
+        raise _invalid(
+            "payment_method_types is no longer supported on this API version: use "
+            "allowed_payment_method_types, excluded_payment_method_types or dynamic payment "
+            "methods.",
+            code="payment_method_types_no_longer_supported",
+            param="payment_method_types",
+        )
 
 
 def _int_param(params: Mapping[str, Any], name: str, default: int | None = None) -> int | None:
@@ -731,6 +748,8 @@ class StripeFake(stripe.HTTPClient):
         request_id = self._new_id("req")
         try:
             handler, allowed, args = self._route(method, record.path)
+            if method == "POST" and record.path == "/v1/payment_intents":
+                _refuse_removed(record.params)
             for name in record.params:
                 if name not in (*allowed, "expand"):
                     raise _invalid(
@@ -820,11 +839,28 @@ class StripeFake(stripe.HTTPClient):
         capture_method = _str_param(
             params, "capture_method", ("automatic", "automatic_async", "manual")
         )
-        types = params.get("payment_method_types")
+        types = params.get("allowed_payment_method_types")
         if types is not None and (
             not isinstance(types, list) or not all(isinstance(t, str) for t in types)
         ):
-            raise _invalid("Invalid array", param="payment_method_types")
+            raise _invalid("Invalid array", param="allowed_payment_method_types")
+        exclusive = [
+            name
+            for name in (
+                "allowed_payment_method_types",
+                "excluded_payment_method_types",
+                "automatic_payment_methods",
+                "payment_method_configuration",
+            )
+            if name in params
+        ]
+        if types is not None and len(exclusive) > 1:
+            # 2026-07-29.dahlia: allowed_payment_method_types is exclusive with the others.
+            raise _invalid(
+                f"You cannot use {' and '.join(exclusive)} together.",
+                code="parameters_exclusive",
+                param=exclusive[1],
+            )
         options = params.get("payment_method_options", {})
         if not isinstance(options, dict) or not all(isinstance(o, dict) for o in options.values()):
             raise _invalid("Invalid hash", param="payment_method_options")
@@ -859,7 +895,7 @@ class StripeFake(stripe.HTTPClient):
             if types is not None and method.type not in types:
                 raise _invalid(
                     f"The PaymentMethod type {method.type} is not allowed for this PaymentIntent "
-                    f"(payment_method_types: {', '.join(types)}).",
+                    f"(allowed_payment_method_types: {', '.join(types)}).",
                     code="payment_intent_incompatible_payment_method",
                     param="confirmation_token",
                 )

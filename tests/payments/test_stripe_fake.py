@@ -40,7 +40,7 @@ def authorize(
         "confirmation_token": fake.create_confirmation_token(payment_method, wallet),
         "return_url": RETURN_URL,
         "capture_method": capture,
-        "payment_method_types": [kind],
+        "allowed_payment_method_types": [kind],
         "metadata": {"order_number": "A1", "operation": key},
         "expand": ["latest_charge", "review"],
     }
@@ -74,7 +74,7 @@ def test_the_decoder_reads_what_the_library_sends(fake, client):
         "confirmation_token": sent.params["confirmation_token"],
         "return_url": RETURN_URL,
         "capture_method": "manual",
-        "payment_method_types": ["card"],
+        "allowed_payment_method_types": ["card"],
         "metadata": {"order_number": "A1", "operation": "k-1"},
         "expand": ["latest_charge", "review"],
         "payment_method_options": {
@@ -121,7 +121,7 @@ def test_the_confirmation_token_previews_the_card_and_records_its_payment(fake, 
             "confirm": True,
             "confirmation_token": token_id,
             "return_url": RETURN_URL,
-            "payment_method_types": ["card"],
+            "allowed_payment_method_types": ["card"],
         }
     )
     assert client.v1.confirmation_tokens.retrieve(token_id).payment_intent == intent.id
@@ -135,6 +135,55 @@ def test_the_confirmation_token_previews_the_card_and_records_its_payment(fake, 
             }
         )
     assert (used.value.code, used.value.param) == ("resource_missing", "confirmation_token")
+
+
+def test_payment_method_types_is_refused_as_the_pinned_version_does(fake, client):
+    """2026-09-30.endive removed it: a 400 with the code its changelog documents."""
+    token = fake.create_confirmation_token()
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.payment_intents.create(
+            params={  # type: ignore[typeddict-unknown-key]
+                "amount": 5000,
+                "currency": "eur",
+                "confirm": True,
+                "confirmation_token": token,
+                "return_url": RETURN_URL,
+                "payment_method_types": ["card"],
+            }
+        )
+    assert refused.value.http_status == 400
+    assert refused.value.code == "payment_method_types_no_longer_supported"
+    assert refused.value.param == "payment_method_types"
+    assert fake.count("payment_intents.create") == 0
+
+
+def test_allowed_payment_method_types_excludes_the_other_ways_of_choosing(fake, client):
+    """2026-07-29.dahlia: exclusive with automatic_payment_methods and the others."""
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.payment_intents.create(
+            params={
+                "amount": 5000,
+                "currency": "eur",
+                "allowed_payment_method_types": ["card"],
+                "automatic_payment_methods": {"enabled": True},
+            }
+        )
+    assert refused.value.code == "parameters_exclusive"
+
+
+def test_a_method_outside_the_allowed_types_cannot_confirm(fake, client):
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.payment_intents.create(
+            params={
+                "amount": 5000,
+                "currency": "eur",
+                "confirm": True,
+                "confirmation_token": fake.create_confirmation_token("pm_paypal"),
+                "return_url": RETURN_URL,
+                "allowed_payment_method_types": ["card"],
+            }
+        )
+    assert refused.value.code == "payment_intent_incompatible_payment_method"
 
 
 # Cards ------------------------------------------------------------------------------

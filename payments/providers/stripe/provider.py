@@ -239,7 +239,10 @@ class StripeProvider(PaymentProvider):
             "confirm": True,
             "confirmation_token": request.payment_token,
             "capture_method": capture_method,
-            "payment_method_types": [kind],
+            # The pinned version refuses ``payment_method_types`` (removed in
+            # 2026-09-30.endive): ``allowed_payment_method_types`` limits the
+            # PaymentIntent to the method chosen at checkout.
+            "allowed_payment_method_types": [kind],
             "metadata": {
                 "order_number": request.order_reference,
                 "operation": request.idempotency_key,
