@@ -23,6 +23,12 @@ rest from outside: ``complete_action`` (3-D Secure, PayPal, Alipay),
 ``fail_next``; they read ``requests`` (what was sent) and ``count`` (what really
 happened, replays excluded). ``event``, ``webhook`` and ``sign`` build signed
 webhooks that ``stripe.Webhook.construct_event`` accepts.
+
+Every request is first checked against the pinned version's contract, read from
+the library's generated parameter types (``stripe_contract``): what Stripe would
+refuse (an unknown parameter at any depth, a value outside an enum, a removed
+parameter such as ``payment_method_types``) gets Stripe's 400, and is noted in
+``contract_refusals``.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import stripe
+
+from tests.payments import stripe_contract as contract
 
 API_VERSION = "2026-10-28.endive"
 DAY = 24 * 60 * 60
@@ -136,7 +144,8 @@ CANCELABLE = (
 CANCELLATION_REASONS = ("duplicate", "fraudulent", "requested_by_customer", "abandoned")
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 REVIEW_CLOSED_REASONS = ("approved", "refunded", "refunded_as_fraud", "disputed", "redacted")
-# The request parameters each endpoint understands (all also take ``expand``).
+# The request parameters the fake implements per endpoint (all also take ``expand``); what
+# Stripe accepts is checked first, against the library's generated types (stripe_contract).
 CREATE_PARAMS = (
     "amount",
     "currency",
@@ -157,6 +166,23 @@ CAPTURE_PARAMS = ("amount_to_capture", "final_capture", "metadata")
 CANCEL_PARAMS = ("cancellation_reason",)
 REFUND_PARAMS = ("payment_intent", "charge", "amount", "metadata", "reason")
 LIST_REFUNDS_PARAMS = ("payment_intent", "charge", "limit")
+# What the fake serves: method, path, handler ("retrieve:<object>" or a method name), and the
+# parameters it implements. Each is an operation of the stripe library (stripe_contract).
+ROUTES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("POST", r"/v1/payment_intents", "_create_payment_intent", CREATE_PARAMS),
+    ("GET", r"/v1/payment_intents/([^/]+)", "retrieve:payment_intent", ()),
+    ("POST", r"/v1/payment_intents/([^/]+)/capture", "_capture", CAPTURE_PARAMS),
+    ("POST", r"/v1/payment_intents/([^/]+)/cancel", "_cancel_intent", CANCEL_PARAMS),
+    ("POST", r"/v1/refunds", "_create_refund", REFUND_PARAMS),
+    ("GET", r"/v1/refunds", "_list_refunds", LIST_REFUNDS_PARAMS),
+    ("GET", r"/v1/refunds/([^/]+)", "retrieve:refund", ()),
+    ("POST", r"/v1/reviews/([^/]+)/approve", "_approve_review", ()),
+    ("GET", r"/v1/reviews/([^/]+)", "retrieve:review", ()),
+    ("GET", r"/v1/charges/([^/]+)", "retrieve:charge", ()),
+    ("GET", r"/v1/disputes/([^/]+)", "retrieve:dispute", ()),
+    ("GET", r"/v1/payment_methods/([^/]+)", "retrieve:payment_method", ()),
+    ("GET", r"/v1/confirmation_tokens/([^/]+)", "retrieve:confirmation_token", ()),
+)
 EXPANDABLE = ("latest_charge", "review", "charge", "payment_intent", "payment_method", "refunds")
 NOT_FOUND_NAMES = {
     "payment_intent": "payment_intent",
@@ -330,22 +356,6 @@ def _invalid(message: str, *, code: str | None = None, param: str | None = None)
     return ApiError(400, "invalid_request_error", message, code=code, param=param, store=False)
 
 
-def _refuse_removed(params: Mapping[str, Any]) -> None:
-    """Parameters the pinned version removed, answered with the code its changelog documents.
-
-    2026-09-30.endive, "Removes the payment method types parameter from Payment Intents and
-    Setup Intents": passing it to create, update or confirm is a 400 with this code.
-    """
-    if "payment_method_types" in params:
-        raise _invalid(
-            "payment_method_types is no longer supported on this API version: use "
-            "allowed_payment_method_types, excluded_payment_method_types or dynamic payment "
-            "methods.",
-            code="payment_method_types_no_longer_supported",
-            param="payment_method_types",
-        )
-
-
 def _int_param(params: Mapping[str, Any], name: str, default: int | None = None) -> int | None:
     raw = params.get(name)
     if raw is None:
@@ -410,6 +420,7 @@ class StripeFake(stripe.HTTPClient):
         self.multicapture = multicapture  # issuers grant multicapture when it is requested
         self.now = int(time.time()) if now is None else now  # the fake's clock (created, expiry)
         self.requests: list[RecordedRequest] = []
+        self.contract_refusals: list[RecordedRequest] = []  # refused by the pinned contract
         self.counts: Counter[tuple[str, str]] = Counter()  # (operation, id) -> real actions
         self._objects: dict[str, dict[str, Any]] = {}
         self._attempts: dict[str, _Attempt] = {}  # PaymentIntent id -> its payment method
@@ -747,13 +758,21 @@ class StripeFake(stripe.HTTPClient):
             return stored.status, stored.body, self._headers(headers, extra)
         request_id = self._new_id("req")
         try:
-            handler, allowed, args = self._route(method, record.path)
-            if method == "POST" and record.path == "/v1/payment_intents":
-                _refuse_removed(record.params)
+            handler, implemented, args = self._route(method, record.path)
+            try:
+                contract.validate(method, record.path, record.params)
+            except contract.ContractError as error:
+                self.contract_refusals.append(record)
+                raise _invalid(error.message, code=error.code, param=error.param) from None
             for name in record.params:
-                if name not in (*allowed, "expand"):
-                    raise _invalid(
-                        f"Received unknown parameter: {name}", code="parameter_unknown", param=name
+                if name not in (*implemented, "expand"):
+                    # Stripe accepts it, the fake would ignore it: say so rather than pretend.
+                    raise ApiError(
+                        400,
+                        "invalid_request_error",
+                        f"StripeFake does not implement the parameter {name} (Stripe accepts it).",
+                        param=name,
+                        store=False,
                     )
             expand = record.params.get("expand", [])
             if not isinstance(expand, list) or not all(isinstance(e, str) for e in expand):
@@ -786,26 +805,13 @@ class StripeFake(stripe.HTTPClient):
         return Headers(result)
 
     def _route(self, method: str, path: str) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
-        """The handler for a request, the parameters it understands (besides expand), path ids."""
-        routes: tuple[tuple[str, str, Any, tuple[str, ...]], ...] = (
-            ("POST", r"/v1/payment_intents", self._create_payment_intent, CREATE_PARAMS),
-            ("GET", r"/v1/payment_intents/([^/]+)", self._retriever("payment_intent"), ()),
-            ("POST", r"/v1/payment_intents/([^/]+)/capture", self._capture, CAPTURE_PARAMS),
-            ("POST", r"/v1/payment_intents/([^/]+)/cancel", self._cancel_intent, CANCEL_PARAMS),
-            ("POST", r"/v1/refunds", self._create_refund, REFUND_PARAMS),
-            ("GET", r"/v1/refunds", self._list_refunds, LIST_REFUNDS_PARAMS),
-            ("GET", r"/v1/refunds/([^/]+)", self._retriever("refund"), ()),
-            ("POST", r"/v1/reviews/([^/]+)/approve", self._approve_review, ()),
-            ("GET", r"/v1/reviews/([^/]+)", self._retriever("review"), ()),
-            ("GET", r"/v1/charges/([^/]+)", self._retriever("charge"), ()),
-            ("GET", r"/v1/disputes/([^/]+)", self._retriever("dispute"), ()),
-            ("GET", r"/v1/payment_methods/([^/]+)", self._retriever("payment_method"), ()),
-            ("GET", r"/v1/confirmation_tokens/([^/]+)", self._retriever("confirmation_token"), ()),
-        )
-        for route_method, pattern, handler, allowed in routes:
+        """The handler for a request, the parameters it implements (besides expand), path ids."""
+        for route_method, pattern, handler, implemented in ROUTES:
             match = re.fullmatch(pattern, path)
             if route_method == method and match:
-                return handler, allowed, match.groups()
+                if handler.startswith("retrieve:"):
+                    return self._retriever(handler.removeprefix("retrieve:")), (), match.groups()
+                return getattr(self, handler), implemented, match.groups()
         raise ApiError(
             404,
             "invalid_request_error",
