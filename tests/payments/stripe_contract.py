@@ -391,3 +391,59 @@ def walk(node: Node, seen: set[str] | None = None) -> int:
     if isinstance(node, Map):
         return walk(node.value, seen)
     return 0
+
+
+# Checking an answer -----------------------------------------------------------------
+
+_LIST_FIELDS = {"object", "data", "has_more", "url"}
+
+
+def _annotations(cls: type) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        for name, hint in vars(klass).get("__annotations__", {}).items():
+            if not name.startswith("_") and name.upper() != name:
+                found[name] = hint
+    return found
+
+
+def _optional(hint: Any) -> bool:
+    if isinstance(hint, str):
+        return hint.startswith("Optional[") or "None" in hint
+    return typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in (
+        typing.get_args(hint)
+    )
+
+
+def answer_problems(obj: dict[str, Any], cls: type | None = None, path: str = "") -> list[str]:
+    """How an object the fake answers differs from the library's generated resource type:
+    fields the type does not define, and required (not nullable) fields left out."""
+    if cls is None:
+        from stripe._object_classes import get_object_class
+
+        cls = get_object_class("V1", obj["object"])
+        path = obj["object"]
+    fields = _annotations(cls)
+    inner = getattr(cls, "_inner_class_types", {})
+    problems = [f"{path}.{name}: not defined" for name in obj if name not in fields]
+    problems += [
+        f"{path}.{name}: required, missing"
+        for name, hint in fields.items()
+        if name not in obj and not _optional(hint)
+    ]
+    for name, value in obj.items():
+        if isinstance(value, dict) and value.get("object") == "list":
+            problems += [
+                f"{path}.{name}.{key}: not defined" for key in value if key not in _LIST_FIELDS
+            ]
+            items = value["data"]
+        else:
+            items = value if isinstance(value, list) else [value]
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            if name in inner:
+                problems += answer_problems(item, inner[name], f"{path}.{name}")
+            elif "object" in item and item["object"] != "list":
+                problems += answer_problems(item)
+    return problems

@@ -140,6 +140,7 @@ CANCELABLE = (
     "requires_capture",
     "requires_confirmation",
     "requires_action",
+    "processing",
 )
 CANCELLATION_REASONS = ("duplicate", "fraudulent", "requested_by_customer", "abandoned")
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
@@ -539,17 +540,24 @@ class StripeFake(stripe.HTTPClient):
             self._close_review(review, reason)
             return self.get(review["id"])
 
-    def expire(self, payment_intent_id: str, *, cancel: bool = False) -> dict[str, Any]:
+    def expire(
+        self,
+        payment_intent_id: str,
+        *,
+        cancel: bool = False,
+        reason: Literal["expired", "automatic"] = "expired",
+    ) -> dict[str, Any]:
         """The authorization lapses: the next capture fails with ``charge_expired_for_capture``.
 
-        With ``cancel=True`` the PaymentIntent is canceled at once (reason ``automatic``),
-        as Stripe's own sweep eventually does.
+        With ``cancel=True`` the PaymentIntent is canceled at once (reason ``expired``, as
+        Stripe documents for a lapsed authorization; ``reason="automatic"`` for the other
+        sweeps Stripe names so), as Stripe's own sweep eventually does.
         """
         with self._lock:
             intent = self._control(payment_intent_id, "requires_capture")
             self._expired.add(payment_intent_id)
             if cancel:
-                self._cancel(intent, "automatic")
+                self._cancel(intent, reason)
             return self.get(payment_intent_id)
 
     def dispute(self, payment_intent_id: str, reason: str = "fraudulent") -> dict[str, Any]:
@@ -568,12 +576,15 @@ class StripeFake(stripe.HTTPClient):
                 "charge": charge["id"],
                 "created": self.now,
                 "currency": charge["currency"],
-                "evidence": {},
+                "enhanced_eligibility_types": [],
+                "evidence": {"enhanced_evidence": {}},
                 "evidence_details": {
                     "due_by": self.now + 7 * DAY,
+                    "enhanced_eligibility": {},
                     "has_evidence": False,
                     "past_due": False,
                     "submission_count": 0,
+                    "submission_method": "not_submitted",
                 },
                 "is_charge_refundable": False,
                 "livemode": False,
@@ -993,7 +1004,7 @@ class StripeFake(stripe.HTTPClient):
             raise self._unexpected_state(intent, "captured", "requires_capture")
         charge = self._objects[intent["latest_charge"]]
         if self._lapsed(intent):
-            self._cancel(intent, "automatic")
+            self._cancel(intent, "expired")
             raise ApiError(
                 400,
                 "invalid_request_error",
@@ -1265,11 +1276,11 @@ class StripeFake(stripe.HTTPClient):
         )
 
     def _release(self, intent: dict[str, Any]) -> None:
-        """What is held and not captured goes back: Stripe counts it as refunded on the charge."""
-        charge = self._objects.get(intent["latest_charge"] or "")
-        if charge is not None and intent["amount_capturable"]:
-            charge["amount_refunded"] += intent["amount_capturable"]
-            charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+        """What is held and not captured goes back to the customer.
+
+        Since 2025-03-31.basil the charge's ``amount_refunded`` no longer counts an
+        uncaptured remainder released (or a hold that lapses): only real refunds.
+        """
         intent["amount_capturable"] = 0
 
     def _cancel(self, intent: dict[str, Any], reason: str | None) -> None:
@@ -1331,7 +1342,8 @@ class StripeFake(stripe.HTTPClient):
         }
         self._objects[refund_id] = refund
         charge["amount_refunded"] += amount
-        charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+        # Fully refunded: all that was captured (a released remainder is not a refund).
+        charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
         review = self._objects.get(charge["review"] or "")
         if charge["refunded"] and review is not None and review["open"]:
             self._close_review(
@@ -1644,7 +1656,6 @@ class StripeFake(stripe.HTTPClient):
                 "object": "list",
                 "data": [copy.deepcopy(r) for r in reversed(refunds)],
                 "has_more": False,
-                "total_count": len(refunds),
                 "url": f"/v1/charges/{obj['id']}/refunds",
             }
             return None

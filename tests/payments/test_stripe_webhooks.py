@@ -200,14 +200,16 @@ def test_succeeded_settles_an_alipay_payment_taken_away_from_the_shop(
     assert (payment.status, payment.captured_amount) == (PaymentStatus.CAPTURED, order.total_amount)
 
 
+@pytest.mark.parametrize("reason", ["expired", "automatic"])
 @pytest.mark.parametrize("event_type", ["payment_intent.canceled", "charge.expired"])
 def test_a_hold_that_lapsed_at_stripe_expires_and_the_customer_is_asked_again(
-    client, settings, stripe_fake, variant, run_tasks, event_type
+    client, settings, stripe_fake, variant, run_tasks, event_type, reason
 ):
     order = stripe_order(stripe_fake, {variant.pk: 1})
     reference = payment_of(order).provider_reference
-    stripe_fake.expire(reference, cancel=True)
+    stripe_fake.expire(reference, cancel=True, reason=reason)
     obj = stripe_fake.get(reference)
+    assert obj["cancellation_reason"] == reason  # "expired", as Stripe documents a lapse
     if event_type == "charge.expired":
         obj = stripe_fake.get(obj["latest_charge"])
 
@@ -216,7 +218,7 @@ def test_a_hold_that_lapsed_at_stripe_expires_and_the_customer_is_asked_again(
 
     payment = payment_of(order)
     assert payment.status == PaymentStatus.EXPIRED
-    assert payment.failure_code == "authorization_expired"
+    assert payment.failure_code == "authorization_expired"  # not "cancelled_at_provider"
     assert CustomerEmail.objects.filter(kind=CustomerEmail.Kind.REAUTHORIZE).count() == 1
 
 
