@@ -143,7 +143,9 @@ def test_3d_secure_sends_the_shopper_to_stripe_js_then_reads_the_outcome_from_st
     run_tasks()
     [cancel] = posts(stripe_fake, "/cancel")
     assert cancel.idempotency_key == f"void-abandoned-payment-{payment.pk}"
-    assert stripe_fake.get(payment.provider_reference)["status"] == "canceled"
+    assert cancel.params["cancellation_reason"] == "abandoned"
+    intent = stripe_fake.get(payment.provider_reference)
+    assert (intent["status"], intent["cancellation_reason"]) == ("canceled", "abandoned")
     payment.refresh_from_db()
     assert (payment.status, payment.needs_attention) == (PaymentStatus.FAILED, False)
 
@@ -276,6 +278,7 @@ def test_cancelling_cancels_the_payment_intent_once(stripe_fake, variants, run_t
     payment = Payment.objects.get(order=order)
     [cancel] = posts(stripe_fake, "/cancel")
     assert cancel.idempotency_key == f"void-payment-{payment.pk}"
+    assert cancel.params["cancellation_reason"] == "requested_by_customer"
     assert stripe_fake.get(payment.provider_reference)["status"] == "canceled"
     assert payment.status == PaymentStatus.VOIDED
     assert CustomerEmail.objects.filter(kind=CustomerEmail.Kind.RELEASED).count() == 1

@@ -65,6 +65,10 @@ PAYMENT_METHOD_TYPE = {
     "alipay": "alipay",
 }
 EXPAND = ["latest_charge", "review"]
+# The service's key names the operation: a checkout given up at the bank's 3-D Secure page
+# (``void-abandoned-payment-<id>``) is cancelled as ``abandoned``, any other void as the
+# shop's (and so the customer's) request.
+ABANDONED_VOID_PREFIX = "void-abandoned-"
 
 
 def build_http_client() -> stripe.HTTPClient:
@@ -437,10 +441,15 @@ class StripeProvider(PaymentProvider):
 
         One Stripe already cancelled (its hold lapsed) has nothing left to release.
         """
+        reason = (
+            "abandoned"
+            if request.idempotency_key.startswith(ABANDONED_VOID_PREFIX)
+            else "requested_by_customer"
+        )
         try:
             intent = self.client.v1.payment_intents.cancel(
                 request.provider_reference,
-                params={"cancellation_reason": "requested_by_customer", "expand": EXPAND},
+                params={"cancellation_reason": reason, "expand": EXPAND},
                 options={"idempotency_key": request.idempotency_key},
             )
         except stripe.InvalidRequestError as error:
