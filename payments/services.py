@@ -57,6 +57,7 @@ from payments.providers.base import (
     CardSessionResult,
     CompletedCardSession,
     PaymentState,
+    ProviderRefund,
     RefundRequest,
     VoidRequest,
 )
@@ -1561,8 +1562,11 @@ def _sync_refunds(payment: Payment, state: PaymentState) -> list[str]:
     done = []
     for refund in state.refunds:
         key = f"external-refund-{refund.provider_reference}"
-        if refund.operation or refund.provider_reference in known or key in known:
-            continue  # the shop's own refund (its task records it), or recorded already
+        if refund.operation:
+            done += _finish_own_refund(payment, refund)
+            continue
+        if refund.provider_reference in known or key in known:
+            continue  # recorded already
         amount = refund.amount
         if amount > payment.refundable_amount:
             # Never recorded in part: the ledger would then disagree with the provider.
@@ -1595,6 +1599,35 @@ def _sync_refunds(payment: Payment, state: PaymentState) -> list[str]:
         )
         done.append(f"refund {refund.provider_reference} recorded")
     return done
+
+
+def _finish_own_refund(payment: Payment, refund: ProviderRefund) -> list[str]:
+    """The shop's own refund, done at the provider: recorded if its task has not yet.
+
+    A refund the provider finishes later (in progress when the task asked) is
+    recorded here, once, as its task would (the e-mail is queued with it).
+    """
+    entries = _key_entries(payment, refund.operation)
+    requested = entries.get(LedgerEvent.REQUESTED)
+    if requested is None or requested.operation != LedgerOperation.REFUND:
+        return []
+    if LedgerEvent.SUCCEEDED in entries:
+        return []
+    _apply_refund(payment, requested, refund.amount)
+    _ledger(
+        payment,
+        operation=LedgerOperation.REFUND,
+        event=LedgerEvent.SUCCEEDED,
+        amount=refund.amount,
+        idempotency_key=refund.operation,
+        provider_reference=refund.provider_reference,
+        message="finished at the provider",
+    )
+    if payment.failure_code and not _has_open_failures(payment):
+        payment.needs_attention = False
+        payment.failure_code = ""
+        payment.failure_message = ""
+    return [f"refund {refund.provider_reference} finished at the provider: recorded"]
 
 
 def _sync_flags(payment: Payment, state: PaymentState) -> list[str]:

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 def _payment_intent(obj: dict) -> str:
-    """The PaymentIntent a PaymentIntent, Charge, Review or Dispute belongs to."""
+    """The PaymentIntent a PaymentIntent, Charge, Refund, Review or Dispute belongs to."""
     if obj.get("object") == "payment_intent":
         return obj.get("id") or ""
     reference = obj.get("payment_intent") or ""
@@ -47,6 +47,7 @@ HANDLERS = {
     "payment_intent.canceled": _sync,
     "charge.expired": _sync,
     "charge.refunded": _sync,
+    "refund.updated": _sync,  # a refund in progress finished (or failed)
     "review.opened": _sync,
     "review.closed": _sync,
     "charge.dispute.created": _sync,

@@ -419,6 +419,9 @@ class StripeFake(stripe.HTTPClient):
     def __init__(self, *, multicapture: bool = True, now: int | None = None) -> None:
         super().__init__()
         self.multicapture = multicapture  # issuers grant multicapture when it is requested
+        # The status a new refund starts in; "pending" or "requires_action" until
+        # ``settle_refund`` (Stripe documents both for refunds not finished at once).
+        self.refund_status: Literal["succeeded", "pending", "requires_action"] = "succeeded"
         self.now = int(time.time()) if now is None else now  # the fake's clock (created, expiry)
         self.requests: list[RecordedRequest] = []
         self.contract_refusals: list[RecordedRequest] = []  # refused by the pinned contract
@@ -610,6 +613,23 @@ class StripeFake(stripe.HTTPClient):
             except ApiError as error:
                 raise ValueError(str(error)) from None
             return self.get(refund["id"])
+
+    def settle_refund(self, refund_id: str, *, succeed: bool = True) -> dict[str, Any]:
+        """A refund in progress succeeds, or fails (the money goes back to the balance)."""
+        with self._lock:
+            refund = self._objects.get(refund_id)
+            if refund is None or refund["object"] != "refund":
+                raise KeyError(f"no refund {refund_id!r} in the fake")
+            if refund["status"] not in ("pending", "requires_action"):
+                raise ValueError(f"{refund_id} is {refund['status']}, not in progress")
+            if succeed:
+                refund["status"] = "succeeded"
+            else:
+                refund.update(status="failed", failure_reason="declined")
+                charge = self._objects[refund["charge"]]
+                charge["amount_refunded"] -= refund["amount"]
+                charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
+            return self.get(refund_id)
 
     def fail_next(
         self,
@@ -1301,7 +1321,11 @@ class StripeFake(stripe.HTTPClient):
         metadata: dict[str, str],
     ) -> dict[str, Any]:
         charge = self._captured_charge(intent)
-        refunded = sum(r["amount"] for r in self._refunds_of(charge["id"]))
+        refunded = sum(
+            r["amount"]
+            for r in self._refunds_of(charge["id"])
+            if r["status"] not in ("failed", "canceled")
+        )
         left = charge["amount_captured"] - refunded
         if left <= 0:
             raise ApiError(
@@ -1337,7 +1361,7 @@ class StripeFake(stripe.HTTPClient):
             "reason": reason,
             "receipt_number": None,
             "source_transfer_reversal": None,
-            "status": "succeeded",
+            "status": self.refund_status,
             "transfer_reversal": None,
         }
         self._objects[refund_id] = refund

@@ -65,6 +65,8 @@ PAYMENT_METHOD_TYPE = {
     "alipay": "alipay",
 }
 EXPAND = ["latest_charge", "review"]
+# A Refund Stripe has not finished: it may still succeed or fail.
+REFUND_IN_PROGRESS = ("pending", "requires_action")
 # The service's key names the operation: a checkout given up at the bank's 3-D Secure page
 # (``void-abandoned-payment-<id>``) is cancelled as ``abandoned``, any other void as the
 # shop's (and so the customer's) request.
@@ -376,7 +378,7 @@ class StripeProvider(PaymentProvider):
                     operation=_field(_field(refund, "metadata"), "operation", ""),
                 )
                 for refund in refunds.data
-                if refund.status in ("succeeded", "pending")
+                if refund.status == "succeeded"  # one in progress has moved nothing yet
             ),
             disputed=bool(_field(charge, "disputed", False)),
         )
@@ -467,7 +469,14 @@ class StripeProvider(PaymentProvider):
         )
 
     def refund(self, request: RefundRequest) -> RefundResult:
-        """A Refund of the PaymentIntent; its metadata names the shop's operation."""
+        """A Refund of the PaymentIntent; its metadata names the shop's operation.
+
+        A refund Stripe has not finished (``pending``, or ``requires_action``:
+        the customer has to give details) is in progress, not done: the service
+        is told the provider is not there yet (``ProviderUnavailable``), asks
+        again later with the same key, and the webhook (``refund.updated``,
+        ``charge.refunded``) records it as soon as Stripe finishes it.
+        """
         refund = self._call(
             self.client.v1.refunds.create,
             params={
@@ -477,9 +486,17 @@ class StripeProvider(PaymentProvider):
             },
             options={"idempotency_key": request.idempotency_key},
         )
+        if refund.status in REFUND_IN_PROGRESS:
+            # A repeated key replays Stripe's first answer: ask for the refund as it is now.
+            refund = self._call(self.client.v1.refunds.retrieve, refund.id)
         if refund.status in ("failed", "canceled"):
             raise ProviderRejected(
-                f"Stripe could not refund: {refund.failure_reason or refund.status}.",
+                f"Stripe could not refund: {_field(refund, 'failure_reason') or refund.status}.",
                 code="refund_failed",
+            )
+        if refund.status != "succeeded":
+            raise ProviderUnavailable(
+                f"Stripe has not finished refund {refund.id} yet ({refund.status}).",
+                code="refund_in_progress",
             )
         return RefundResult(provider_reference=refund.id, refunded_amount=refund.amount)
