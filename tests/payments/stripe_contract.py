@@ -393,6 +393,20 @@ def walk(node: Node, seen: set[str] | None = None) -> int:
     return 0
 
 
+# Error codes ------------------------------------------------------------------------
+
+
+@functools.cache
+def documented_error_codes() -> frozenset[str]:
+    """The error codes the pinned version documents (the library's enum of ``error.code``),
+    and those its changelog documents for removed parameters."""
+    hint = stripe.PaymentIntent.LastPaymentError.__annotations__["code"]
+    literals = [a for a in typing.get_args(hint) if typing.get_origin(a) is typing.Literal]
+    return frozenset(v for literal in literals for v in typing.get_args(literal)) | frozenset(
+        REMOVED.values()
+    )
+
+
 # Checking an answer -----------------------------------------------------------------
 
 _LIST_FIELDS = {"object", "data", "has_more", "url"}

@@ -1,13 +1,16 @@
 """The contract the Stripe fake enforces, read from the ``stripe`` library's generated types."""
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 import stripe
 
 from tests.payments import stripe_contract as contract
-from tests.payments.stripe_fake import API_VERSION, ROUTES, StripeFake
+from tests.payments.stripe_fake import API_VERSION, ROUTES, TEST_PAYMENT_METHODS, StripeFake
+
+TEST_DECLINES = [m.decline for m in TEST_PAYMENT_METHODS.values() if m.decline is not None]
 
 RETURN_URL = "https://shop.example/fr/checkout/return/?order=A1&step=2"
 
@@ -235,3 +238,28 @@ def test_what_stripe_accepts_and_the_fake_does_not_implement_is_said_plainly():
         )
     assert "does not implement" in str(refused.value)
     assert not fake.contract_refusals
+
+
+# Error codes: only documented ones -------------------------------------------------------
+
+
+def test_the_fake_answers_only_with_documented_error_codes():
+    import tests.payments.stripe_fake as fake_module
+
+    source = Path(fake_module.__file__).read_text()
+    codes = set(re.findall(r'code="([a-z_]+)"', source))
+    codes |= {decline.code for decline in TEST_DECLINES}
+    codes |= set(re.findall(r'_fail_attempt\(\s*intent,\s*"([a-z_]+)"', source))
+    assert codes >= {"charge_expired_for_capture", "payment_intent_unexpected_state"}
+    assert codes <= contract.documented_error_codes(), codes - contract.documented_error_codes()
+
+
+def test_the_adapter_matches_only_documented_error_codes():
+    """Anything else is a generic refusal (``ProviderRejected``), never matched on."""
+    import payments.providers.stripe.provider as provider_module
+
+    source = Path(provider_module.__file__).read_text()
+    matched = set(re.findall(r'"([a-z_]+)" in \(code, decline\)', source))
+    matched |= set(re.findall(r'code == "([a-z_]+)"', source))
+    assert matched >= {"charge_expired_for_capture", "payment_intent_authentication_failure"}
+    assert matched <= contract.documented_error_codes(), matched - contract.documented_error_codes()

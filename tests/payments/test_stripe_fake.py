@@ -593,6 +593,35 @@ def test_canceling_releases_the_hold(fake, client):
     assert again.value.code == "payment_intent_unexpected_state"
 
 
+def test_canceling_after_partial_captures_releases_what_is_left(fake, client):
+    intent = authorize(client, fake)
+    capture(client, intent.id, 4000, final=False, key="ship-1")
+
+    canceled = client.v1.payment_intents.cancel(
+        intent.id, params={"expand": ["latest_charge"]}, options={"idempotency_key": "void-1"}
+    )
+
+    assert (canceled.status, canceled.amount_received, canceled.amount_capturable) == (
+        "canceled",
+        4000,
+        0,
+    )
+    charge = canceled.latest_charge
+    assert (charge.amount_captured, charge.amount_refunded, charge.refunded) == (4000, 0, False)
+
+
+def test_behaviours_stripe_documents_without_an_error_code_carry_none(fake, client):
+    """The shop must not match on a code Stripe does not document: the fake sends none."""
+    fake.multicapture = False
+    intent = authorize(client, fake)
+    with pytest.raises(stripe.InvalidRequestError) as partial:
+        capture(client, intent.id, 1000, final=False, key="ship-1")
+    assert (partial.value.code, partial.value.param) == (None, "final_capture")
+    with pytest.raises(stripe.InvalidRequestError) as uncaptured:
+        client.v1.refunds.create(params={"payment_intent": intent.id})
+    assert uncaptured.value.code is None
+
+
 def test_refunds_up_to_what_was_captured(fake, client):
     intent = authorize(client, fake)
     with pytest.raises(stripe.InvalidRequestError):  # nothing captured yet
