@@ -19,3 +19,9 @@ def delivery_estimate(method_code: str) -> str:
     """``{{ shipping_method.code|delivery_estimate }}``: "Estimated delivery: …", for today."""
     estimate = _delivery_estimate(str(method_code))
     return str(estimate) if estimate else ""
+
+
+@register.filter
+def has_error_message(messages) -> bool:
+    """``{% if messages|has_error_message %}``: the page reports a failure."""
+    return any(message.level_tag == "error" for message in messages or ())

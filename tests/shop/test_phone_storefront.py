@@ -10,7 +10,7 @@ from django.utils import translation
 
 from shop.delivery import add_working_days, delivery_estimate, french_public_holidays
 from tests.factories import ProductVariantFactory
-from tests.shop.test_checkout import DETAILS, checkout_until_review, fill_cart
+from tests.shop.test_checkout import DETAILS, checkout_until_review, fill_cart, review_form
 
 pytestmark = pytest.mark.django_db
 
@@ -261,3 +261,15 @@ def test_working_days_skip_weekends_and_french_public_holidays():
     # 1 May and 8 May are public holidays.
     assert (estimate.earliest, estimate.latest) == (date(2026, 5, 6), date(2026, 5, 11))
     assert delivery_estimate("teleport") is None
+
+
+def test_a_page_reporting_a_failure_has_the_error_prefix_in_its_title(client, dress):
+    from tests.helpers import DECLINED
+
+    checkout_until_review(client, dress, number=DECLINED)
+    response = client.post(reverse("shop:checkout_review"), review_form(client), follow=True)
+
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0] == reverse("shop:checkout_payment")
+    assert title(page).startswith("Erreur : Paiement")
+    assert '<span class="visually-hidden">Erreur : </span>' in page
