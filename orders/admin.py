@@ -20,6 +20,8 @@ from shop.money import format_money
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
+    # No empty "original"/"delete" headers; a keyboard-reachable scrolling table.
+    template = "admin/edit_inline/tabular_readonly.html"
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

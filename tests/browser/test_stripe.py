@@ -128,7 +128,7 @@ def test_paying_by_card_with_3d_secure_through_stripe_js(stripe_page, stripe_fak
     page.expose_function("finishNextAction", finish_next_action)
 
     add_dress_and_checkout(page, live_server.url)
-    page.get_by_label(re.compile("^Card:")).check()
+    page.get_by_role("radio", name=re.compile("^Card Visa")).check()
     page.get_by_role("button", name="Enter card details").click()
 
     expect(page.get_by_label("Card (Stripe.js test double)")).to_be_visible()

@@ -281,3 +281,29 @@ def test_retry_failed_captures_action(staff_client, order, run_tasks):
     payment.refresh_from_db()
     assert payment.captured_amount == order.total_amount
     assert not payment.needs_attention
+
+
+def test_the_change_page_tables_have_no_empty_headers_and_scroll_by_keyboard(staff_client, order):
+    page = staff_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+
+    inlines = re.findall(r'<div class="wrapper"[^>]*>', page)
+    assert len(inlines) == 4  # lines, shipments, payments, ledger
+    for wrapper in inlines:
+        assert 'tabindex="0"' in wrapper and 'role="region"' in wrapper
+        assert "aria-labelledby=" in wrapper
+    assert not re.search(r"<th[^>]*>\s*</th>", page)
+
+
+def test_the_read_only_tables_keep_each_rows_id_so_the_page_still_saves(staff_client, order):
+    url = reverse("admin:orders_order_change", args=[order.pk])
+    response = staff_client.get(url)
+    page = response.content.decode()
+
+    rows = 0
+    for formset in response.context["inline_admin_formsets"]:
+        prefix = formset.formset.prefix
+        assert f'name="{prefix}-TOTAL_FORMS"' in page
+        for index, _form in enumerate(formset.formset.forms):
+            assert re.search(rf'name="{re.escape(prefix)}-{index}-id"', page)
+            rows += 1
+    assert rows >= 3  # a line, a payment, its ledger entries
