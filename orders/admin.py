@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from orders.exceptions import OrderError
 from orders.forms import ShipmentForm
-from orders.models import Order, OrderLine, OrderStatus, Shipment
+from orders.models import SHIPPABLE_STATUSES, Order, OrderLine, Shipment
 from orders.selectors import order_lines_left_to_ship
 from orders.services import order_cancel, order_ship
 from shop.money import format_money
@@ -234,7 +234,7 @@ class OrderAdmin(admin.ModelAdmin):
             "title": _("Mark shipped"),
             "opts": self.model._meta,
             "form": form,
-            "shippable_statuses": [OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED],
+            "shippable_statuses": SHIPPABLE_STATUSES,
         }
         return TemplateResponse(request, "admin/orders/order/ship.html", context)
 

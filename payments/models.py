@@ -59,10 +59,11 @@ PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
     PaymentStatus.FAILED: frozenset(),
     PaymentStatus.EXPIRED: frozenset(),
 }
+# Named sets of statuses, beside the table; code uses these, never a tuple of its own.
 CAPTURABLE_STATUSES = frozenset({PaymentStatus.AUTHORIZED, PaymentStatus.PARTIALLY_CAPTURED})
-VOIDABLE_STATUSES = frozenset(
-    {PaymentStatus.AUTHORIZED, PaymentStatus.PARTIALLY_CAPTURED, PaymentStatus.IN_REVIEW}
-)
+# A hold exists at the provider: what can lapse, and what a void releases.
+HOLDING_STATUSES = CAPTURABLE_STATUSES | {PaymentStatus.IN_REVIEW}
+VOIDABLE_STATUSES = HOLDING_STATUSES
 REFUNDABLE_STATUSES = frozenset(
     {
         PaymentStatus.PARTIALLY_CAPTURED,
@@ -70,6 +71,10 @@ REFUNDABLE_STATUSES = frozenset(
         PaymentStatus.PARTIALLY_REFUNDED,
         PaymentStatus.EXPIRED,
     }
+)
+# The hold is gone (lapsed, declined, released): a new authorization may replace it.
+REPLACEABLE_STATUSES = frozenset(
+    {PaymentStatus.EXPIRED, PaymentStatus.FAILED, PaymentStatus.VOIDED}
 )
 
 

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from orders.models import Order, OrderStatus
+from orders.models import OPEN_STATUSES, SHIPPABLE_STATUSES, Order, OrderStatus
 from orders.services import order_confirm, order_fail_payment, order_hold_for_review
 from payments.emails import (
     customer_email_queue,
@@ -36,6 +36,7 @@ from payments.exceptions import (
 from payments.methods import METHODS, is_paid_at_order
 from payments.models import (
     CAPTURABLE_STATUSES,
+    HOLDING_STATUSES,
     REFUNDABLE_STATUSES,
     TERMINAL_EVENTS,
     VOIDABLE_STATUSES,
@@ -202,7 +203,7 @@ def payment_create_for_order(
             return existing
         if order.status == OrderStatus.PENDING_PAYMENT:
             amount = order.total_amount
-        elif order.status in (OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED):
+        elif order.status in SHIPPABLE_STATUSES:
             if order.payments.filter(status__in=VOIDABLE_STATUSES).exists():
                 raise InvalidPaymentTransition(_("this order's payment is already authorized"))
             amount = payment_outstanding_amount(order_id=order.pk)
@@ -1149,12 +1150,7 @@ def payment_request_review_approval(*, order_id: int) -> None:
         order = Order.objects.get(pk=order_id)
         # In review at checkout (order "being verified"), or a replacement
         # authorization in review for an order already confirmed.
-        reviewable = (
-            OrderStatus.IN_REVIEW,
-            OrderStatus.CONFIRMED,
-            OrderStatus.PARTIALLY_SHIPPED,
-        )
-        if payment is None or order.status not in reviewable:
+        if payment is None or order.status not in OPEN_STATUSES:
             raise InvalidPaymentTransition(_("this order's payment is not in fraud review"))
         _request(
             payment,
@@ -1193,7 +1189,7 @@ def payment_approve_review(
         if order.status == OrderStatus.IN_REVIEW:
             order_confirm(order_id=order.pk)
             _queue_email_after(payment, CustomerEmail.Kind.REVIEW_APPROVED, requested, 0)
-        elif order.status in (OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED):
+        elif order.status in SHIPPABLE_STATUSES:
             # A replacement authorization: captures the lapsed hold could not make move here.
             transaction.on_commit(lambda: payment_retry_failed_captures(order_id=order.pk))
         # Cancelled meanwhile: the release of the hold is on its way; nothing to confirm.
@@ -1274,14 +1270,13 @@ def payment_watch_authorizations(*, now: datetime | None = None) -> WatchReport:
     """
     now = now or timezone.now()
     expired: list[int] = []
-    holding = CAPTURABLE_STATUSES | {PaymentStatus.IN_REVIEW}
     lapsing = Payment.objects.filter(
-        status__in=holding, authorization_expires_at__lte=now
+        status__in=HOLDING_STATUSES, authorization_expires_at__lte=now
     ).values_list("pk", flat=True)
     for payment_id in lapsing:
         with transaction.atomic():
             payment = _lock_payment(payment_id)
-            if payment.status in holding and payment.authorization_expires_at <= now:
+            if payment.status in HOLDING_STATUSES and payment.authorization_expires_at <= now:
                 if _pending(payment, LedgerOperation.CAPTURE) or _pending(
                     payment, LedgerOperation.VOID
                 ):
@@ -1333,7 +1328,7 @@ def _warn_staff_of_expiring(now: datetime) -> list[int]:
         payments = list(
             payment_qs_select_for_update()
             .filter(
-                status__in=CAPTURABLE_STATUSES | {PaymentStatus.IN_REVIEW},
+                status__in=HOLDING_STATUSES,
                 authorization_expires_at__gt=now,
                 authorization_expires_at__lte=horizon,
                 expiry_warning_sent_at__isnull=True,
@@ -1532,8 +1527,7 @@ def payment_sync_with_provider(
 
 
 def _sync_cancellation(payment: Payment, state: PaymentState) -> list[str]:
-    holding = CAPTURABLE_STATUSES | {PaymentStatus.IN_REVIEW}
-    if state.status != "cancelled" or payment.status not in holding:
+    if state.status != "cancelled" or payment.status not in HOLDING_STATUSES:
         return []
     if _pending(payment, LedgerOperation.VOID) or _pending(payment, LedgerOperation.CAPTURE):
         return []  # the shop's own operation is on its way: its answer tells

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from orders.exceptions import OutOfStock
-from orders.models import Order, OrderStatus
+from orders.models import PLACED_STATUSES, SHIPPABLE_STATUSES, Order, OrderStatus
 from orders.selectors import order_get_with_lines
 from orders.services import CustomerDetails, order_place
 from orders.shipping import SHIPPING_METHODS
@@ -25,7 +25,7 @@ from payments.emails import reauthorize_signature_valid
 from payments.exceptions import PaymentError, ProviderUnavailable
 from payments.messages import payment_failure_message
 from payments.methods import METHODS, methods_offered
-from payments.models import PaymentStatus
+from payments.models import REPLACEABLE_STATUSES, PaymentStatus
 from payments.providers.base import CardDetails
 from payments.selectors import payment_latest_for_order
 from payments.services import (
@@ -202,17 +202,13 @@ def checkout_review(request: HttpRequest) -> HttpResponse:
     )
 
 
-# A placed order: authorized, possibly held by the payment service's fraud check.
-PLACED = (OrderStatus.CONFIRMED, OrderStatus.IN_REVIEW)
-
-
 def _already_placed(request: HttpRequest) -> HttpResponse | None:
     """The form was sent again after its order was placed: show that order."""
     try:
         token = uuid.UUID(request.POST.get("checkout_token", ""))
     except ValueError:
         return None
-    order = Order.objects.filter(checkout_token=token, status__in=PLACED).first()
+    order = Order.objects.filter(checkout_token=token, status__in=PLACED_STATUSES).first()
     state = CheckoutState(request.session)
     if order is not None and state.placed(order.token):
         return redirect("shop:order_confirmation", token=order.token)
@@ -269,7 +265,7 @@ def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
 
 
 def _after_authorization(request: HttpRequest, state: CheckoutState, order: Order) -> HttpResponse:
-    if order.status in PLACED:
+    if order.status in PLACED_STATUSES:
         Cart(request.session).clear()
         state.finish(order.token)
         return redirect("shop:order_confirmation", token=order.token)
@@ -320,10 +316,6 @@ def order_confirmation(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     )
 
 
-# A new authorization is asked for when the last one lapsed or failed.
-REAUTHORIZABLE = (PaymentStatus.EXPIRED, PaymentStatus.FAILED, PaymentStatus.VOIDED)
-
-
 def _link(request: HttpRequest, token: uuid.UUID) -> tuple[Order, str, str]:
     """The order a signed re-authorization link names, its signature, and its page."""
     signature = request.GET.get("sig", "")
@@ -352,11 +344,11 @@ def order_reauthorize(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     outstanding = payment_outstanding_amount(order_id=order.pk)
     current = payment_latest_for_order(order_id=order.pk)
     needed = (
-        order.status in (OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED)
+        order.status in SHIPPABLE_STATUSES
         and outstanding > 0
         and (
             current is None
-            or current.status in REAUTHORIZABLE
+            or current.status in REPLACEABLE_STATUSES
             or (current.status == PaymentStatus.PENDING and current.action_url)
         )
     )
