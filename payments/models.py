@@ -300,7 +300,8 @@ class CustomerEmail(models.Model):
     class Kind(models.TextChoices):
         CAPTURED = "captured", _("Amount debited")
         REFUNDED = "refunded", _("Refund")
-        RELEASED = "released", _("Order cancelled, hold released")
+        # The void of the hold; the stored value keeps the customer's word for it.
+        VOIDED = "released", _("Order cancelled, hold released")
         REAUTHORIZE = "reauthorize", _("Authorization expired, new one asked")
         IN_REVIEW = "in_review", _("Payment being verified")
         REVIEW_APPROVED = "review_approved", _("Payment verified, order confirmed")

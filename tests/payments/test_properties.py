@@ -98,7 +98,7 @@ WORKER_OPERATIONS = (
 EMAIL_KIND = {
     LedgerOperation.CAPTURE: CustomerEmail.Kind.CAPTURED,
     LedgerOperation.REFUND: CustomerEmail.Kind.REFUNDED,
-    LedgerOperation.VOID: CustomerEmail.Kind.RELEASED,
+    LedgerOperation.VOID: CustomerEmail.Kind.VOIDED,
     LedgerOperation.APPROVE_REVIEW: CustomerEmail.Kind.REVIEW_APPROVED,
 }
 RUN_DIRECTLY = {

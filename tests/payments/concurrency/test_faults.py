@@ -34,7 +34,7 @@ from tests.factories import ProductVariantFactory
 from tests.helpers import place_order, run_tasks
 
 ROOT = Path(__file__).resolve().parents[3]
-CAPTURE_TASK = "payments.tasks.capture_payment"
+CAPTURE_TASK = "payments.operations.engine.payment_operation_run_task"
 
 
 def _test_database_url() -> str:

@@ -1,0 +1,12 @@
+"""Money operations: the engine and one module per verb.
+
+- ``engine``: locks (one order: the order, then payments by primary key),
+  the ledger, the :class:`~payments.operations.engine.Operation` type and the
+  one task that runs any registered operation;
+- ``keys``: every idempotency key;
+- ``authorization``, ``capture``, ``void``, ``refund``, ``review``: one verb each;
+- ``recovery``: the periodic payments check;
+- ``provider_events``: webhooks, after the provider decoded them.
+
+Import the verbs from ``payments.services``, the app's public API.
+"""
