@@ -99,7 +99,7 @@ class Order(models.Model):
         default=0,
         help_text=_("What will not be charged: cancelled lines, and shipping if nothing ships."),
     )
-    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    currency = models.CharField(_("currency"), max_length=3, default=settings.SHOP_CURRENCY)
     language = models.CharField(_("language"), max_length=8, default="fr")
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
@@ -210,7 +210,7 @@ class Shipment(models.Model):
     is_final = models.BooleanField(
         _("last parcel"), default=False, help_text=_("Nothing of the order is left to ship.")
     )
-    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    currency = models.CharField(_("currency"), max_length=3, default=settings.SHOP_CURRENCY)
     created_at = models.DateTimeField(_("shipped at"), auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

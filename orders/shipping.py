@@ -1,7 +1,8 @@
 """Shipping methods offered at checkout: code, label, price in minor units."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -12,7 +13,7 @@ class ShippingMethod:
     name: str | Promise
     delay: str | Promise
     price_amount: int
-    currency: str = "EUR"
+    currency: str = field(default_factory=lambda: settings.SHOP_CURRENCY)
 
 
 SHIPPING_METHODS: dict[str, ShippingMethod] = {

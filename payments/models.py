@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -321,7 +322,7 @@ class CustomerEmail(models.Model):
     )
     to = models.EmailField(_("to"))
     amount = models.PositiveIntegerField(_("amount (cents)"), null=True, blank=True)
-    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    currency = models.CharField(_("currency"), max_length=3, default=settings.SHOP_CURRENCY)
     created_at = models.DateTimeField(_("queued"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
 
