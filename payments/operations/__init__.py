@@ -1,8 +1,9 @@
 """Money operations: the engine and one module per verb.
 
 - ``engine``: locks (one order: the order, then payments by primary key),
-  the ledger, the :class:`~payments.operations.engine.Operation` type and the
-  one task that runs any registered operation;
+  the :class:`~payments.operations.engine.Operation` type, the registry and
+  the one task that runs any registered operation;
+- ``ledger``: writing the append-only ledger and reading what it says;
 - ``keys``: every idempotency key;
 - ``authorization``, ``capture``, ``void``, ``refund``, ``review``: one verb each;
 - ``recovery``: the periodic payments check;

@@ -32,7 +32,7 @@ from payments.models import (
     Payment,
     PaymentStatus,
 )
-from payments.operations import engine, keys
+from payments.operations import engine, keys, ledger
 from payments.operations.capture import payment_retry_failed_captures
 from payments.providers import get_provider
 from payments.providers.base import (
@@ -148,7 +148,7 @@ def payment_authorize(*, payment_id: int, return_url: str = "") -> Payment:
             payment.save(update_fields=["return_url"])
         # Every retry sends the same parameters (a provider refuses a key reused otherwise).
         return_url = payment.return_url
-        engine.ledger(
+        ledger.record(
             payment,
             operation=LedgerOperation.AUTHORIZE,
             event=LedgerEvent.ATTEMPTED,
@@ -183,7 +183,7 @@ def payment_authorize(*, payment_id: int, return_url: str = "") -> Payment:
         with transaction.atomic():
             payment = engine.lock_payment(payment_id)
             if payment.status == PaymentStatus.PENDING and not payment.action_url:
-                engine.ledger(
+                ledger.record(
                     payment,
                     operation=LedgerOperation.AUTHORIZE,
                     event=LedgerEvent.ATTEMPTED,
@@ -261,7 +261,7 @@ def _authorization_failed(
         payment = engine.lock_payment(payment_id, with_order=True)
         if payment.status != PaymentStatus.PENDING:
             return
-        engine.ledger(
+        ledger.record(
             payment,
             operation=LedgerOperation.AUTHORIZE,
             event=LedgerEvent.FAILED,
@@ -292,7 +292,7 @@ def _authorization_succeeded(payment_id: int, result: AuthorizeResult) -> Paymen
         payment = engine.lock_payment(payment_id, with_order=True)
         if payment.status != PaymentStatus.PENDING:
             return payment
-        engine.ledger(
+        ledger.record(
             payment,
             operation=LedgerOperation.AUTHORIZE,
             event=LedgerEvent.SUCCEEDED,
@@ -302,7 +302,7 @@ def _authorization_succeeded(payment_id: int, result: AuthorizeResult) -> Paymen
         )
         if result.captured_amount:  # paid at the order (Alipay): nothing to capture later
             status = PaymentStatus.CAPTURED
-            engine.ledger(
+            ledger.record(
                 payment,
                 operation=LedgerOperation.CAPTURE,
                 event=LedgerEvent.SUCCEEDED,

@@ -21,7 +21,7 @@ from payments.models import (
     PaymentLedgerEntry,
     PaymentStatus,
 )
-from payments.operations import engine, keys
+from payments.operations import engine, keys, ledger
 from payments.providers import get_provider
 from payments.providers.base import CaptureRequest, CaptureResult
 from shop.money import format_money
@@ -75,7 +75,7 @@ def payment_request_capture(*, order_id: int, shipment_id: int, amount: int, cur
         ) % {"amount": format_money(amount, currency)}
         if payment.ledger.filter(idempotency_key=key).exists():
             return queued  # this parcel's capture is already requested
-        available = payment.capturable_amount - engine.pending_amount(
+        available = payment.capturable_amount - ledger.pending_amount(
             payment, LedgerOperation.CAPTURE
         )
         if currency != payment.currency or amount > available:
@@ -128,7 +128,7 @@ class Capture(engine.Operation):
                 f"{payment.capturable_amount} left, {requested.amount} asked.",
             )
         others = [
-            e for e in engine.pending(payment, LedgerOperation.CAPTURE) if e.pk != requested.pk
+            e for e in ledger.pending(payment, LedgerOperation.CAPTURE) if e.pk != requested.pk
         ]
         if self.final and others:
             # A final capture closes the authorization: earlier parcels go first.
@@ -172,7 +172,7 @@ class Capture(engine.Operation):
             PaymentStatus.EXPIRED
         ):
             return
-        if engine.pending(payment, LedgerOperation.CAPTURE):
+        if ledger.pending(payment, LedgerOperation.CAPTURE):
             return
         engine.expire(payment)
 
@@ -199,13 +199,13 @@ def payment_retry_failed_captures(*, order_id: int) -> int:
         payments = list(engine.payment_qs_select_for_update().filter(order_id=order_id))
         current = next((p for p in payments if p.status in CAPTURABLE_STATUSES), None)
         for payment in payments:
-            for requested in engine.failed_requests(payment, LedgerOperation.CAPTURE):
+            for requested in ledger.failed_requests(payment, LedgerOperation.CAPTURE):
                 failure = payment.ledger.filter(
                     idempotency_key=requested.idempotency_key, event=LedgerEvent.FAILED
                 ).last()
                 if failure.error_code in engine.UNKNOWN_OUTCOMES:
                     # The provider may have done it: ask again with the same key.
-                    engine.ledger(
+                    ledger.record(
                         payment,
                         operation=LedgerOperation.CAPTURE,
                         event=LedgerEvent.RETRY_SCHEDULED,

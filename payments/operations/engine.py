@@ -1,4 +1,4 @@
-"""The engine every money move runs on: locks, the ledger, and the operation protocol.
+"""The engine every money move runs on: locks, and the operation protocol over the ledger.
 
 Every operation follows the same steps: under a row lock on the payment,
 check the move and write an ``attempted`` ledger entry with the idempotency
@@ -37,7 +37,6 @@ from orders.models import Order
 from payments.emails import customer_email_queue
 from payments.exceptions import InvalidPaymentTransition, PaymentError, ProviderUnavailable
 from payments.models import (
-    TERMINAL_EVENTS,
     CustomerEmail,
     LedgerEvent,
     LedgerOperation,
@@ -45,7 +44,7 @@ from payments.models import (
     PaymentLedgerEntry,
     PaymentStatus,
 )
-from payments.operations import keys
+from payments.operations import keys, ledger
 
 logger = logging.getLogger(__name__)
 
@@ -120,98 +119,6 @@ def flag(payment: Payment, code: str, message: str) -> None:
     logger.error("Payment %s needs attention: %s", payment.pk, message)
 
 
-# The ledger -------------------------------------------------------------------
-
-
-def ledger(
-    payment: Payment,
-    *,
-    operation: str,
-    event: str,
-    amount: int,
-    idempotency_key: str,
-    shipment_id: int | None = None,
-    provider_reference: str = "",
-    error_code: str = "",
-    message: str = "",
-) -> PaymentLedgerEntry:
-    """Append one entry; the currency is the payment's."""
-    return PaymentLedgerEntry.objects.create(
-        payment=payment,
-        order_id=payment.order_id,
-        shipment_id=shipment_id,
-        operation=operation,
-        event=event,
-        amount=amount,
-        currency=payment.currency,
-        idempotency_key=idempotency_key,
-        provider_reference=provider_reference,
-        error_code=error_code,
-        message=message,
-    )
-
-
-def key_entries(payment: Payment, key: str) -> dict[str, PaymentLedgerEntry]:
-    """The latest entry of each event for a key."""
-    entries: dict[str, PaymentLedgerEntry] = {}
-    for entry in payment.ledger.filter(idempotency_key=key).order_by("pk"):
-        entries[entry.event] = entry
-    return entries
-
-
-def pending(payment: Payment, operation: str) -> list[PaymentLedgerEntry]:
-    """Requests of ``operation`` on this payment that have no final outcome yet."""
-    keys_done = set(
-        payment.ledger.filter(operation=operation, event__in=TERMINAL_EVENTS).values_list(
-            "idempotency_key", flat=True
-        )
-    )
-    return [
-        entry
-        for entry in payment.ledger.filter(operation=operation, event=LedgerEvent.REQUESTED)
-        if entry.idempotency_key not in keys_done
-    ]
-
-
-def pending_amount(payment: Payment, operation: str) -> int:
-    return sum(entry.amount for entry in pending(payment, operation))
-
-
-def failed_requests(payment: Payment, operation: str) -> list[PaymentLedgerEntry]:
-    """Requests of ``operation`` that failed for good and never succeeded since."""
-    events: dict[str, set[str]] = {}
-    requests: dict[str, PaymentLedgerEntry] = {}
-    for entry in payment.ledger.filter(operation=operation).order_by("pk"):
-        events.setdefault(entry.idempotency_key, set()).add(entry.event)
-        if entry.event == LedgerEvent.REQUESTED:
-            requests[entry.idempotency_key] = entry
-    return [
-        requests[key]
-        for key, seen in events.items()
-        if key in requests and LedgerEvent.FAILED in seen and LedgerEvent.SUCCEEDED not in seen
-    ]
-
-
-def has_open_failures(payment: Payment) -> bool:
-    """Whether a request on this payment failed and nothing has made up for it since.
-
-    A failure is made up for by a success under its key, or, for a parcel's
-    capture, by a success of any later request for the same parcel.
-    """
-    succeeded = payment.ledger.filter(event=LedgerEvent.SUCCEEDED)
-    done_keys = set(succeeded.values_list("idempotency_key", flat=True))
-    done_parcels = set(
-        succeeded.filter(operation=LedgerOperation.CAPTURE).values_list("shipment_id", flat=True)
-    )
-    for failure in payment.ledger.filter(event=LedgerEvent.FAILED):
-        if failure.idempotency_key in done_keys:
-            continue
-        if failure.shipment_id and failure.shipment_id in done_parcels:
-            continue
-        return True
-    return False
-
-
 def ledger_failure(
     payment: Payment,
     requested: PaymentLedgerEntry,
@@ -220,7 +127,7 @@ def ledger_failure(
     *,
     flagged: bool = True,
 ) -> None:
-    ledger(
+    ledger.record(
         payment,
         operation=requested.operation,
         event=LedgerEvent.FAILED,
@@ -261,7 +168,7 @@ def expire(payment: Payment) -> None:
     in_review = payment.status == PaymentStatus.IN_REVIEW
     left = payment.authorized_amount - payment.captured_amount
     move(payment, PaymentStatus.EXPIRED)
-    ledger(
+    ledger.record(
         payment,
         operation=LedgerOperation.EXPIRE,
         event=LedgerEvent.SUCCEEDED,
@@ -363,7 +270,7 @@ class Operation:
         payment_id, key, attempt = self.payment_id, self.key, self.attempt
         with transaction.atomic():
             payment = lock_payment(payment_id)
-            entries = key_entries(payment, key)
+            entries = ledger.key_entries(payment, key)
             if LedgerEvent.SUCCEEDED in entries:
                 return OperationOutcome.ALREADY_DONE
             requested = entries.get(LedgerEvent.REQUESTED)
@@ -387,7 +294,7 @@ class Operation:
                 )
                 save(payment)
                 return OperationOutcome.FAILED
-            ledger(
+            ledger.record(
                 payment,
                 operation=self.operation,
                 event=LedgerEvent.ATTEMPTED,
@@ -416,7 +323,7 @@ class Operation:
         except PaymentError as error:
             with transaction.atomic():
                 payment = lock_payment(payment_id)
-                if LedgerEvent.SUCCEEDED in key_entries(payment, key):
+                if LedgerEvent.SUCCEEDED in ledger.key_entries(payment, key):
                     return OperationOutcome.ALREADY_DONE
                 ledger_failure(payment, requested, error.code, str(error))
                 self.on_refused(payment, error)
@@ -425,10 +332,10 @@ class Operation:
 
         with transaction.atomic():
             payment = lock_payment(payment_id, with_order=self.lock_order)
-            if LedgerEvent.SUCCEEDED in key_entries(payment, key):
+            if LedgerEvent.SUCCEEDED in ledger.key_entries(payment, key):
                 return OperationOutcome.ALREADY_DONE
             moved = self.apply(payment, requested, result)
-            ledger(
+            ledger.record(
                 payment,
                 operation=self.operation,
                 event=LedgerEvent.SUCCEEDED,
@@ -437,7 +344,7 @@ class Operation:
                 shipment_id=requested.shipment_id,
                 provider_reference=result.provider_reference,
             )
-            if payment.failure_code and not has_open_failures(payment):
+            if payment.failure_code and not ledger.has_open_failures(payment):
                 payment.needs_attention = False
                 payment.failure_code = ""
                 payment.failure_message = ""
@@ -506,7 +413,7 @@ def schedule_retry(
     growing) or because it must wait for others (``deferred``: no attempt used)."""
     delay = retry_delay(1 if deferred else attempt)
     next_attempt = attempt if deferred else attempt + 1
-    ledger(
+    ledger.record(
         payment,
         operation=requested.operation,
         event=LedgerEvent.RETRY_SCHEDULED,
@@ -537,7 +444,7 @@ def request(
     """Record a request and enqueue its task, once per key; returns whether it was new."""
     if payment.ledger.filter(idempotency_key=key, event=LedgerEvent.REQUESTED).exists():
         return False
-    ledger(
+    ledger.record(
         payment,
         operation=operation,
         event=LedgerEvent.REQUESTED,

@@ -22,7 +22,7 @@ from payments.models import (
     PaymentStatus,
     ProviderEvent,
 )
-from payments.operations import engine, keys
+from payments.operations import engine, keys, ledger
 from payments.operations.authorization import payment_sync_authorization
 from payments.operations.refund import apply_refund
 from payments.operations.review import payment_request_review_approval
@@ -146,7 +146,7 @@ def payment_sync_with_provider(
 def _sync_cancellation(payment: Payment, state: PaymentState) -> list[str]:
     if state.status != "cancelled" or payment.status not in HOLDING_STATUSES:
         return []
-    if engine.pending(payment, LedgerOperation.VOID) or engine.pending(
+    if ledger.pending(payment, LedgerOperation.VOID) or ledger.pending(
         payment, LedgerOperation.CAPTURE
     ):
         return []  # the shop's own operation is on its way: its answer tells
@@ -188,7 +188,7 @@ def _sync_refunds(payment: Payment, state: PaymentState) -> list[str]:
             )
             done.append(f"refund {refund.provider_reference} exceeds the ledger: flagged")
             continue
-        requested = engine.ledger(
+        requested = ledger.record(
             payment,
             operation=LedgerOperation.REFUND,
             event=LedgerEvent.REQUESTED,
@@ -197,7 +197,7 @@ def _sync_refunds(payment: Payment, state: PaymentState) -> list[str]:
             message="refunded in the provider's dashboard",
         )
         apply_refund(payment, requested, amount)
-        engine.ledger(
+        ledger.record(
             payment,
             operation=LedgerOperation.REFUND,
             event=LedgerEvent.SUCCEEDED,
@@ -238,7 +238,7 @@ def _sync_flags(payment: Payment, state: PaymentState) -> list[str]:
         )
         done.append("late review flagged")
     captured_by_shop = payment.captured_amount
-    if state.captured_amount > captured_by_shop and not engine.pending(
+    if state.captured_amount > captured_by_shop and not ledger.pending(
         payment, LedgerOperation.CAPTURE
     ):
         engine.flag(

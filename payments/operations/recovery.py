@@ -25,7 +25,7 @@ from payments.models import (
     PaymentLedgerEntry,
     PaymentStatus,
 )
-from payments.operations import engine
+from payments.operations import engine, ledger
 from payments.operations.authorization import payment_authorize, payment_complete_authentication
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def payment_watch_authorizations(*, now: datetime | None = None) -> WatchReport:
         with transaction.atomic():
             payment = engine.lock_payment(payment_id)
             if payment.status in HOLDING_STATUSES and payment.authorization_expires_at <= now:
-                if engine.pending(payment, LedgerOperation.CAPTURE) or engine.pending(
+                if ledger.pending(payment, LedgerOperation.CAPTURE) or ledger.pending(
                     payment, LedgerOperation.VOID
                 ):
                     continue  # an operation is on its way: its own answer will tell
@@ -183,7 +183,7 @@ def _requeue_stale_operations(now: datetime) -> list[str]:
         )
         if latest.created_at <= stale_before:
             with transaction.atomic():
-                engine.ledger(
+                ledger.record(
                     Payment.objects.get(pk=requested.payment_id),
                     operation=requested.operation,
                     event=LedgerEvent.RETRY_SCHEDULED,

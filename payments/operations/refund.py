@@ -18,7 +18,7 @@ from payments.models import (
     PaymentLedgerEntry,
     PaymentStatus,
 )
-from payments.operations import engine, keys
+from payments.operations import engine, keys, ledger
 from payments.providers import get_provider
 from payments.providers.base import RefundRequest, RefundResult
 from shop.money import format_money
@@ -36,7 +36,7 @@ def payment_request_refund(*, payment_id: int, amount: int, request_token: str) 
         key = keys.refund(request_token)
         if payment.ledger.filter(idempotency_key=key).exists():
             return
-        available = payment.refundable_amount - engine.pending_amount(
+        available = payment.refundable_amount - ledger.pending_amount(
             payment, LedgerOperation.REFUND
         )
         if payment.status not in REFUNDABLE_STATUSES or available <= 0:

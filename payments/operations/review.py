@@ -19,7 +19,7 @@ from payments.models import (
     PaymentLedgerEntry,
     PaymentStatus,
 )
-from payments.operations import engine, keys
+from payments.operations import engine, keys, ledger
 from payments.operations.capture import payment_retry_failed_captures
 from payments.providers import get_provider
 from payments.providers.base import ApproveReviewRequest, ApproveReviewResult
@@ -60,7 +60,7 @@ class ApproveReview(engine.Operation):
 
     def check(self, payment: Payment, requested: PaymentLedgerEntry) -> engine.Refusal | None:
         order_status = Order.objects.get(pk=payment.order_id).status
-        if engine.pending(payment, LedgerOperation.VOID) or order_status == OrderStatus.CANCELLED:
+        if ledger.pending(payment, LedgerOperation.VOID) or order_status == OrderStatus.CANCELLED:
             return engine.Refusal(
                 "order_cancelled", "The order was cancelled meanwhile.", quiet=True
             )

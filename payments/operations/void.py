@@ -20,7 +20,7 @@ from payments.models import (
     PaymentLedgerEntry,
     PaymentStatus,
 )
-from payments.operations import engine, keys
+from payments.operations import engine, keys, ledger
 from payments.providers import get_provider
 from payments.providers.base import VoidRequest, VoidResult
 
@@ -44,7 +44,7 @@ def payment_request_void(*, order_id: int) -> None:
         if paid is not None:
             owed = Order.objects.get(pk=order_id).amount_due
             surplus = (
-                paid.refundable_amount - engine.pending_amount(paid, LedgerOperation.REFUND) - owed
+                paid.refundable_amount - ledger.pending_amount(paid, LedgerOperation.REFUND) - owed
             )
             if surplus > 0:
                 engine.request(
@@ -81,7 +81,7 @@ class Void(engine.Operation):
             return engine.Refusal(
                 "not_voidable", f"Nothing to release: payment is {payment.get_status_display()}."
             )
-        if engine.pending(payment, LedgerOperation.CAPTURE):
+        if ledger.pending(payment, LedgerOperation.CAPTURE):
             return engine.Refusal("captures_pending", "Waiting for requested captures.", defer=True)
         return None
 
