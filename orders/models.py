@@ -195,6 +195,15 @@ class Carrier(models.TextChoices):
 
 
 class Shipment(models.Model):
+    """A parcel handed to the carrier: some or all of an order's lines.
+
+    ``notes`` is not stored: ``order_ship`` sets it on the shipment it returns
+    to what the ``order_shipped`` receivers answered, in words for staff
+    ("the capture of 129,00 € is queued", "already paid with Alipay").
+    """
+
+    notes: tuple[str, ...] = ()
+
     order = models.ForeignKey(
         Order, on_delete=models.PROTECT, related_name="shipments", verbose_name=_("order")
     )

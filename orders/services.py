@@ -298,7 +298,7 @@ def order_ship(
         )
         responses = order_shipped.send(sender=Order, order=order, shipment=shipment)
     # What the receivers did, in words for staff ("capture queued", "already paid").
-    shipment.notes = [str(response) for _receiver, response in responses if response]
+    shipment.notes = tuple(str(response) for _receiver, response in responses if response)
     return shipment
 
 
