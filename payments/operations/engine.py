@@ -12,7 +12,7 @@ primary-key order (``lock_payment(..., with_order=True)``). The order-side
 services lock the order first and send their signals from there, so the
 payments side, called from those signals or from the worker, never takes the
 order after a payment. Stock rows are locked only by the order-side services,
-after the order, in primary-key order.
+in primary-key order, after the order row (``order_place``: before it exists).
 
 Capture, void, refund and review approval are :class:`Operation` subclasses
 (``check`` / ``call`` / ``apply`` / ``on_refused``), registered by name; the
