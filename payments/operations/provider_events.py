@@ -27,7 +27,7 @@ from payments.operations.authorization import payment_sync_authorization
 from payments.operations.refund import apply_refund
 from payments.operations.review import payment_request_review_approval
 from payments.providers import get_provider, read_provider_event
-from payments.providers.base import PaymentState, ProviderNotice
+from payments.providers.base import PaymentState, ProviderNotice, ProviderRefund
 from shop.money import format_money
 
 EVENT_MAX_ATTEMPTS = 8
@@ -174,8 +174,11 @@ def _sync_refunds(payment: Payment, state: PaymentState) -> list[str]:
     done = []
     for refund in state.refunds:
         key = keys.refund_external(refund.provider_reference)
-        if refund.operation or refund.provider_reference in known or key in known:
-            continue  # the shop's own refund (its task records it), or recorded already
+        if refund.operation:
+            done += _finish_own_refund(payment, refund)
+            continue
+        if refund.provider_reference in known or key in known:
+            continue  # recorded already
         amount = refund.amount
         if amount > payment.refundable_amount:
             # Never recorded in part: the ledger would then disagree with the provider.
@@ -208,6 +211,35 @@ def _sync_refunds(payment: Payment, state: PaymentState) -> list[str]:
         )
         done.append(f"refund {refund.provider_reference} recorded")
     return done
+
+
+def _finish_own_refund(payment: Payment, refund: ProviderRefund) -> list[str]:
+    """The shop's own refund, done at the provider: recorded if its task has not yet.
+
+    A refund the provider finishes later (in progress when the task asked) is
+    recorded here, once, as its task would (the e-mail is queued with it).
+    """
+    entries = ledger.key_entries(payment, refund.operation)
+    requested = entries.get(LedgerEvent.REQUESTED)
+    if requested is None or requested.operation != LedgerOperation.REFUND:
+        return []
+    if LedgerEvent.SUCCEEDED in entries:
+        return []
+    apply_refund(payment, requested, refund.amount)
+    ledger.record(
+        payment,
+        operation=LedgerOperation.REFUND,
+        event=LedgerEvent.SUCCEEDED,
+        amount=refund.amount,
+        idempotency_key=refund.operation,
+        provider_reference=refund.provider_reference,
+        message="finished at the provider",
+    )
+    if payment.failure_code and not ledger.has_open_failures(payment):
+        payment.needs_attention = False
+        payment.failure_code = ""
+        payment.failure_message = ""
+    return [f"refund {refund.provider_reference} finished at the provider: recorded"]
 
 
 def _sync_flags(payment: Payment, state: PaymentState) -> list[str]:

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 def _payment_intent(obj: dict) -> str:
-    """The PaymentIntent a PaymentIntent, Charge, Review or Dispute belongs to."""
+    """The PaymentIntent a PaymentIntent, Charge, Refund, Review or Dispute belongs to."""
     if obj.get("object") == "payment_intent":
         return obj.get("id") or ""
     reference = obj.get("payment_intent") or ""
@@ -48,6 +48,7 @@ EVENTS = {
     "payment_intent.canceled": _notice,
     "charge.expired": _notice,
     "charge.refunded": _notice,
+    "refund.updated": _notice,  # a refund in progress finished (or failed)
     "review.opened": _notice,
     "review.closed": _notice,
     "charge.dispute.created": _notice,
