@@ -1,7 +1,8 @@
 """Shipping methods offered at checkout: code, label, price in minor units."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -15,7 +16,7 @@ class ShippingMethod:
     # Working days from the order to delivery, at the earliest and at the latest.
     min_working_days: int = 1
     max_working_days: int = 1
-    currency: str = "EUR"
+    currency: str = field(default_factory=lambda: settings.SHOP_CURRENCY)
 
 
 SHIPPING_METHODS: dict[str, ShippingMethod] = {

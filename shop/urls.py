@@ -5,7 +5,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.i18n import set_language
 
-from payments.webhooks import stripe_webhook
+from payments.providers.stripe.webhooks import stripe_webhook
 from shop import checkout_views, legal, views
 
 admin.site.site_header = _("Boutique back office")

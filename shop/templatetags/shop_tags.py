@@ -1,4 +1,5 @@
 from django import template
+from django.conf import settings
 
 from shop.delivery import delivery_estimate as _delivery_estimate
 from shop.money import format_money
@@ -7,11 +8,11 @@ register = template.Library()
 
 
 @register.filter
-def money(amount: int | None, currency: str = "EUR") -> str:
+def money(amount: int | None, currency: str | None = None) -> str:
     """``{{ order.total_amount|money:order.currency }}``, formatted for the active language."""
     if amount is None or amount == "":
         return ""
-    return format_money(int(amount), currency)
+    return format_money(int(amount), currency or settings.SHOP_CURRENCY)
 
 
 @register.filter

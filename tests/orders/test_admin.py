@@ -204,7 +204,7 @@ def test_cancelling_a_shipped_order_is_refused_with_a_message(staff_client, orde
 def test_staff_refund_part_of_a_captured_order(staff_client, order, run_tasks):
     staff_client.post(ship_url(order), {"carrier": "colissimo"})
     run_tasks()
-    url = reverse("admin:orders_order_refund", args=[order.pk])
+    url = reverse("admin:payments_order_refund", args=[order.pk])
     page = staff_client.get(url).content.decode()
     token = re.search(r'name="request_token" value="([^"]+)"', page)[1]
 
@@ -224,7 +224,7 @@ def test_bad_refund_amounts_are_explained_and_change_nothing(
 ):
     staff_client.post(ship_url(order), {"carrier": "colissimo"})
     run_tasks()
-    url = reverse("admin:orders_order_refund", args=[order.pk])
+    url = reverse("admin:payments_order_refund", args=[order.pk])
     import uuid
 
     response = staff_client.post(url, {"amount": amount, "request_token": str(uuid.uuid4())})
@@ -235,7 +235,7 @@ def test_bad_refund_amounts_are_explained_and_change_nothing(
 
 
 def test_refund_before_any_capture_says_there_is_nothing_to_refund(staff_client, order):
-    response = staff_client.get(reverse("admin:orders_order_refund", args=[order.pk]))
+    response = staff_client.get(reverse("admin:payments_order_refund", args=[order.pk]))
     assert response.status_code == 302
 
 

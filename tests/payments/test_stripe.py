@@ -281,7 +281,7 @@ def test_cancelling_cancels_the_payment_intent_once(stripe_fake, variants, run_t
     assert cancel.params["cancellation_reason"] == "requested_by_customer"
     assert stripe_fake.get(payment.provider_reference)["status"] == "canceled"
     assert payment.status == PaymentStatus.VOIDED
-    assert CustomerEmail.objects.filter(kind=CustomerEmail.Kind.RELEASED).count() == 1
+    assert CustomerEmail.objects.filter(kind=CustomerEmail.Kind.VOIDED).count() == 1
 
 
 def test_a_refund_is_a_stripe_refund_named_after_the_operation(stripe_fake, variants, run_tasks):
