@@ -40,3 +40,12 @@ class InvalidPaymentTransition(PaymentError):
     """The payment's status does not allow this operation; nothing was sent to the provider."""
 
     code = "invalid_transition"
+
+
+class CardSessionRefused(PaymentError):
+    """A card session or token used by a checkout that did not open it, used twice, or too old.
+
+    Raised before anything is placed or sent to the provider.
+    """
+
+    code = "card_session_refused"

@@ -41,4 +41,14 @@ def payment_failure_message(code: str) -> str:
             "The payment service is not answering. Nothing was charged: please try again "
             "in a few minutes."
         )
+    if code == "card_session_refused":
+        return _(
+            "These card details do not belong to this checkout. Nothing was charged: "
+            "please enter your card again."
+        )
+    if code == "card_session_expired":
+        return _(
+            "Your card details were entered too long ago. Nothing was charged: please "
+            "enter your card again."
+        )
     return _("The payment could not be authorized. Nothing was charged: please try again.")

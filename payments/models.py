@@ -361,3 +361,32 @@ class ProviderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.type} {self.event_id}"
+
+
+class CardSession(models.Model):
+    """A hosted card form (sandbox) or Payment Element (Stripe) opened for one checkout.
+
+    ``reference`` names the checkout that opened it (its token); the provider's
+    single-use token it returned is claimed for that checkout only
+    (``payment_token`` is unique), and nothing is accepted after ``expires_at``.
+    Rows are purged a day after they expire.
+    """
+
+    reference = models.CharField(_("checkout"), max_length=64, db_index=True)
+    provider = models.CharField(_("provider"), max_length=32)
+    # The id the shopper comes back with: the provider's session (sandbox), or ""
+    # when the browser makes the token (Stripe's ConfirmationToken).
+    session_id = models.CharField(_("session"), max_length=100, blank=True)
+    returned_id = models.CharField(_("returned with"), max_length=100, blank=True)
+    payment_token = models.CharField(
+        _("payment token"), max_length=255, null=True, blank=True, unique=True
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"), db_index=True)
+
+    class Meta:
+        verbose_name = _("card session")
+        verbose_name_plural = _("card sessions")
+
+    def __str__(self) -> str:
+        return f"{self.provider} card session for {self.reference}"

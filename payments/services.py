@@ -9,8 +9,6 @@ Importing this module registers every worker-run operation with the engine.
 from payments.operations.authorization import (
     Reauthorization,
     payment_authorize,
-    payment_card_session_read,
-    payment_card_session_start,
     payment_complete_authentication,
     payment_create_for_order,
     payment_outstanding_amount,
@@ -22,6 +20,11 @@ from payments.operations.capture import (
     payment_capture,
     payment_request_capture,
     payment_retry_failed_captures,
+)
+from payments.operations.card_sessions import (
+    payment_card_session_check,
+    payment_card_session_read,
+    payment_card_session_start,
 )
 from payments.operations.engine import (
     UNKNOWN_OUTCOMES,
@@ -49,6 +52,7 @@ __all__ = [
     "payment_approve_review",
     "payment_authorize",
     "payment_capture",
+    "payment_card_session_check",
     "payment_card_session_read",
     "payment_card_session_start",
     "payment_complete_authentication",

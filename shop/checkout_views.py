@@ -144,6 +144,7 @@ def checkout_payment(request: HttpRequest) -> HttpResponse:
             messages.error(request, _("Choose one of the payment methods offered."))
             return render(request, "shop/checkout/payment.html", context, status=422)
         session = payment_card_session_start(
+            reference=str(CheckoutState(request.session).token),
             amount=context["total_amount"],
             currency=cart.currency,
             return_url=request.build_absolute_uri(reverse("shop:checkout_payment_return")),
@@ -164,8 +165,11 @@ def checkout_payment(request: HttpRequest) -> HttpResponse:
 @require_GET
 def checkout_payment_return(request: HttpRequest) -> HttpResponse:
     """Back from the provider's card form: read the result from the provider itself."""
+    state = CheckoutState(request.session)
     try:
-        completed = payment_card_session_read(session_id=request.GET.get("session_id", ""))
+        completed = payment_card_session_read(
+            reference=str(state.token), session_id=request.GET.get("session_id", "")
+        )
     except PaymentError as error:
         messages.error(request, payment_failure_message(error.code))
         return redirect("shop:checkout_payment")
@@ -173,7 +177,7 @@ def checkout_payment_return(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("The card details were not received. Please enter them again."))
         return redirect("shop:checkout_payment")
     card = completed.card
-    CheckoutState(request.session).set_payment(
+    state.set_payment(
         {
             "session_id": completed.session_id,
             "method": completed.method,
@@ -327,6 +331,11 @@ def _order_for_link(token: uuid.UUID, signature: str):
     return order
 
 
+def _reauthorization_reference(order: Order) -> str:
+    """What a re-authorization's card session is bound to (the link is signed per order)."""
+    return f"reauthorize-{order.token}"
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def order_reauthorize(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
@@ -338,6 +347,7 @@ def order_reauthorize(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     if request.method == "POST" and needed:
         query = "?" + urlencode({"sig": signature})
         session = payment_card_session_start(
+            reference=_reauthorization_reference(order),
             amount=outstanding,
             currency=order.currency,
             return_url=request.build_absolute_uri(
@@ -364,7 +374,10 @@ def order_reauthorize(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
 def order_reauthorize_return(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     order, signature, back = _link(request, token)
     try:
-        completed = payment_card_session_read(session_id=request.GET.get("session_id", ""))
+        completed = payment_card_session_read(
+            reference=_reauthorization_reference(order),
+            session_id=request.GET.get("session_id", ""),
+        )
     except PaymentError as error:
         messages.error(request, payment_failure_message(error.code))
         return redirect(back)
@@ -374,6 +387,7 @@ def order_reauthorize_return(request: HttpRequest, token: uuid.UUID) -> HttpResp
     try:
         payment = payment_reauthorize(
             order_id=order.pk,
+            reference=_reauthorization_reference(order),
             session=completed,
             return_url=request.build_absolute_uri(
                 reverse("shop:order_reauthorize_authentication", kwargs={"token": order.token})

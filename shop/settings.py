@@ -262,6 +262,9 @@ PAYMENTS_AUTHORIZATION_DAYS = {
 # expires within this many hours; who receives the warning.
 PAYMENTS_EXPIRY_WARNING_HOURS = env.int("PAYMENTS_EXPIRY_WARNING_HOURS", default=48)
 STAFF_NOTIFICATION_EMAIL = env.list("STAFF_NOTIFICATION_EMAIL", default=["staff@example.com"])
+# A card session (sandbox) or ConfirmationToken (Stripe) is usable by the checkout
+# that opened it for this long.
+PAYMENTS_CARD_SESSION_MINUTES = env.int("PAYMENTS_CARD_SESSION_MINUTES", default=30)
 # A money operation with no news for this long is re-enqueued (its worker died).
 PAYMENTS_STALE_OPERATION_MINUTES = env.int("PAYMENTS_STALE_OPERATION_MINUTES", default=60)
 

@@ -13,7 +13,7 @@ from payments.exceptions import PaymentError
 from payments.models import LedgerEvent, LedgerOperation, PaymentLedgerEntry
 from payments.providers.sandbox import gateway
 from payments.providers.sandbox.testcards import TEST_CARDS
-from payments.services import payment_card_session_read
+from payments.services import payment_card_session_read, payment_card_session_start
 from shop.checkout.services import PaymentChoice, checkout_place_order
 
 APPROVED_VISA = "4242424242424242"
@@ -41,9 +41,13 @@ def run_tasks() -> int:
     return DBTaskResult.objects.exclude(status="READY").count() - before
 
 
-def card_token(number: str = APPROVED_VISA) -> tuple[str, object]:
-    """Fill in the sandbox's hosted card form as a shopper would; returns (token, card)."""
-    session = gateway.session_create(
+def card_token(number: str = APPROVED_VISA, *, reference: str = "test") -> tuple[str, object]:
+    """Fill in the sandbox's hosted card form as a shopper would; returns (token, card).
+
+    The card session is opened for the checkout ``reference`` (a checkout token).
+    """
+    session = payment_card_session_start(
+        reference=reference,
         amount=1000,
         currency="EUR",
         return_url="http://testserver/checkout/payment/return/",
@@ -52,9 +56,9 @@ def card_token(number: str = APPROVED_VISA) -> tuple[str, object]:
     )
     brand = TEST_CARDS[number].brand
     gateway.session_complete(
-        session_id=session["id"], number=number, brand=brand, exp_month=12, exp_year=2099
+        session_id=session.session_id, number=number, brand=brand, exp_month=12, exp_year=2099
     )
-    completed = payment_card_session_read(session_id=session["id"])
+    completed = payment_card_session_read(reference=reference, session_id=session.session_id)
     return completed.payment_token, completed.card
 
 
@@ -72,9 +76,10 @@ def customer(**overrides) -> CustomerDetails:
 
 def place_order(quantities: dict[int, int], *, number: str = APPROVED_VISA, **kwargs) -> Order:
     """Place and authorize an order through the checkout service."""
-    token, card = card_token(number)
+    checkout_token = kwargs.pop("checkout_token", uuid.uuid4())
+    token, card = card_token(number, reference=str(checkout_token))
     order = checkout_place_order(
-        checkout_token=kwargs.pop("checkout_token", uuid.uuid4()),
+        checkout_token=checkout_token,
         quantities=quantities,
         customer=customer(),
         shipping_method=kwargs.pop("shipping_method", "standard"),
@@ -107,10 +112,19 @@ def stripe_order(
     The ConfirmationToken is what the Payment Element makes in the browser;
     the rest is what the checkout does. A decline leaves the order declined.
     """
-    completed = payment_card_session_read(
-        session_id=fake.create_confirmation_token(payment_method, wallet)
-    )
     checkout_token = uuid.uuid4()
+    payment_card_session_start(
+        reference=str(checkout_token),
+        amount=1000,
+        currency="EUR",
+        return_url="http://testserver/checkout/payment/return/",
+        cancel_url="http://testserver/checkout/payment/",
+        language="fr",
+    )
+    completed = payment_card_session_read(
+        reference=str(checkout_token),
+        session_id=fake.create_confirmation_token(payment_method, wallet),
+    )
     with contextlib.suppress(PaymentError):
         checkout_place_order(
             checkout_token=checkout_token,

@@ -34,48 +34,15 @@ from payments.models import (
 )
 from payments.operations import engine, keys, ledger
 from payments.operations.capture import payment_retry_failed_captures
+from payments.operations.card_sessions import payment_card_session_check
 from payments.providers import get_provider
 from payments.providers.base import (
     AuthorizeRequest,
     AuthorizeResult,
     CardDetails,
-    CardSessionRequest,
-    CardSessionResult,
     CompletedCardSession,
 )
 from payments.selectors import payment_latest_for_order
-
-# Card form ----------------------------------------------------------------
-
-
-def payment_card_session_start(
-    *,
-    amount: int,
-    currency: str,
-    return_url: str,
-    cancel_url: str,
-    language: str,
-    method: str = "card",
-) -> CardSessionResult:
-    """Open the provider's hosted card form (or wallet sheet) for the shopper."""
-    return get_provider().create_card_session(
-        CardSessionRequest(
-            amount=amount,
-            currency=currency,
-            return_url=return_url,
-            cancel_url=cancel_url,
-            language=language,
-            method=method,
-        )
-    )
-
-
-def payment_card_session_read(*, session_id: str) -> CompletedCardSession | None:
-    """The card the shopper entered, read from the provider (never from the browser)."""
-    if not session_id or len(session_id) > 100:
-        return None
-    return get_provider().retrieve_card_session(session_id)
-
 
 # Authorization --------------------------------------------------------------
 
@@ -384,14 +351,16 @@ def payment_reauthorization(*, order: Order) -> Reauthorization:
 
 
 def payment_reauthorize(
-    *, order_id: int, session: CompletedCardSession, return_url: str
+    *, order_id: int, reference: str, session: CompletedCardSession, return_url: str
 ) -> Payment:
     """Authorize what an order still needs with the card the customer just entered.
 
     The new authorization replaces the lapsed one; ``action_url`` is set when
-    the bank asks for 3-D Secure first. Raises ``PaymentError`` as
-    ``payment_authorize`` does.
+    the bank asks for 3-D Secure first. ``reference`` is what the card session
+    was opened for (``payment_card_session_check``). Raises ``PaymentError``
+    as ``payment_authorize`` does.
     """
+    payment_card_session_check(reference=reference, payment_token=session.payment_token)
     payment = payment_create_for_order(
         order_id=order_id,
         payment_token=session.payment_token,

@@ -38,6 +38,9 @@ class CardSessionRequest:
 class CardSessionResult:
     session_id: str
     redirect_url: str
+    # Whether the shopper comes back with ``session_id`` (the sandbox) or with a
+    # token the browser made (Stripe's ConfirmationToken).
+    returns_session_id: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,6 +16,7 @@ from payments.providers.base import CardDetails
 from payments.selectors import payment_latest_for_order
 from payments.services import (
     payment_authorize,
+    payment_card_session_check,
     payment_complete_authentication,
     payment_create_for_order,
 )
@@ -57,8 +58,10 @@ def checkout_place_order(
     (``checkout_complete_authentication``). Raises ``OutOfStock`` (nothing
     reserved), ``ProviderUnavailable`` (outcome unknown: the attempt is kept)
     and ``PaymentError`` for a decline (the order is marked declined and its
-    stock released).
+    stock released). A card token this checkout did not get from its own card
+    session, or too old, raises ``CardSessionRefused`` before anything is placed.
     """
+    payment_card_session_check(reference=str(checkout_token), payment_token=payment.payment_token)
     order = order_place(
         checkout_token=checkout_token,
         quantities=quantities,

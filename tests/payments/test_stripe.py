@@ -417,12 +417,20 @@ def test_mastercard_and_american_express_are_accepted(
 
 
 def test_a_card_brand_the_boutique_does_not_take_is_refused_before_any_payment(stripe_fake):
-    from payments.services import payment_card_session_read
+    from payments.services import payment_card_session_read, payment_card_session_start
 
+    payment_card_session_start(
+        reference="checkout",
+        amount=1000,
+        currency="EUR",
+        return_url="http://testserver/checkout/payment/return/",
+        cancel_url="http://testserver/checkout/payment/",
+        language="fr",
+    )
     token = stripe_fake.create_confirmation_token("pm_card_discover")
 
     with pytest.raises(PaymentDeclined) as error:
-        payment_card_session_read(session_id=token)
+        payment_card_session_read(reference="checkout", session_id=token)
 
     assert error.value.code == "brand_not_accepted"
     assert not posts(stripe_fake, "/v1/payment_intents")

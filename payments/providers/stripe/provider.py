@@ -205,7 +205,9 @@ class StripeProvider(PaymentProvider):
             salt=SESSION_SALT,
         )
         return CardSessionResult(
-            session_id=token, redirect_url=f"{reverse('stripe:payment_form')}?s={token}"
+            session_id=token,
+            redirect_url=f"{reverse('stripe:payment_form')}?s={token}",
+            returns_session_id=False,
         )
 
     def retrieve_card_session(self, session_id: str) -> CompletedCardSession | None:
