@@ -37,6 +37,7 @@ from payments.services import (
     payment_reauthorize,
 )
 from shop.cart import Cart, CartSummary
+from shop.checkout.limits import TooManyAttempts, attempt_identity
 from shop.checkout.services import (
     PaymentChoice,
     checkout_complete_authentication,
@@ -249,7 +250,10 @@ def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
                 ),
             ),
             return_url=request.build_absolute_uri(reverse("shop:checkout_authentication_return")),
+            identity=attempt_identity(request, state),
         )
+    except TooManyAttempts as error:
+        return _too_many_attempts(request, error)
     except OutOfStock as error:
         messages.error(request, str(error))
         return redirect("shop:cart")
@@ -262,6 +266,15 @@ def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
     if outcome.action_url:  # 3-D Secure: the bank's page first
         return redirect(outcome.action_url)
     return _after_authorization(request, state, outcome.order)
+
+
+def _too_many_attempts(request: HttpRequest, error: TooManyAttempts) -> HttpResponse:
+    """Refused before anything was placed or sent: say so, and when to try again (429)."""
+    messages.error(request, error.user_message())
+    context = _context(request, "review", Cart(request.session).summary())
+    response = render(request, "shop/checkout/review.html", context, status=429)
+    response["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _after_authorization(request: HttpRequest, state: CheckoutState, order: Order) -> HttpResponse:

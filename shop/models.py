@@ -63,3 +63,35 @@ class ProductVariant(models.Model):
     @property
     def in_stock(self) -> bool:
         return self.stock > 0
+
+
+class BlockedCheckoutAttempt(models.Model):
+    """Payment attempts refused by a card-testing limit, one row per IP, e-mail and limit.
+
+    Written when the checkout refuses an attempt (``shop.checkout.limits``);
+    staff read them in the admin. A row counts its attempts instead of adding
+    rows, and rows are purged after ``RETENTION_DAYS``.
+    """
+
+    RETENTION_DAYS = 30
+
+    ip_address = models.CharField(_("IP address"), max_length=45, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    limit = models.CharField(_("limit reached"), max_length=32)
+    count = models.PositiveIntegerField(_("attempts blocked"), default=0)
+    first_at = models.DateTimeField(_("first blocked"), auto_now_add=True)
+    last_at = models.DateTimeField(_("last blocked"), auto_now=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("blocked payment attempt")
+        verbose_name_plural = _("blocked payment attempts")
+        ordering = ["-last_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ip_address", "email", "limit"],
+                name="blocked_attempt_once_per_ip_email_limit",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ip_address or '-'} {self.email or '-'} ({self.limit})"

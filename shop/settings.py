@@ -173,6 +173,10 @@ else:
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# Cache: the card-testing limits' counters. Local memory (one process) by default;
+# in production CACHE_URL=redis://host:6379/0 so every web process shares them.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -265,6 +269,22 @@ STAFF_NOTIFICATION_EMAIL = env.list("STAFF_NOTIFICATION_EMAIL", default=["staff@
 # A card session (sandbox) or ConfirmationToken (Stripe) is usable by the checkout
 # that opened it for this long.
 PAYMENTS_CARD_SESSION_MINUTES = env.int("PAYMENTS_CARD_SESSION_MINUTES", default=30)
+# Card-testing limits (shop/checkout/limits.py): payment attempts per checkout session,
+# IP address, e-mail and card, and the shop's declines, each as (attempts, seconds) over a
+# sliding window; override one with e.g. CHECKOUT_ATTEMPT_LIMITS="ip=30/3600,declines=40/60".
+CHECKOUT_ATTEMPT_LIMITS = {
+    "session": (5, 15 * 60),
+    "ip": (20, 60 * 60),
+    "email": (6, 60 * 60),
+    "card": (3, 60 * 60),
+    "declines": (30, 60),
+} | {
+    name: tuple(int(part) for part in value.split("/"))
+    for name, value in env.dict("CHECKOUT_ATTEMPT_LIMITS", default={}).items()
+}
+# How many reverse proxies in front of the app append to X-Forwarded-For (0: use
+# REMOTE_ADDR). The limits count by the address the outermost trusted proxy saw.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 # A money operation with no news for this long is re-enqueued (its worker died).
 PAYMENTS_STALE_OPERATION_MINUTES = env.int("PAYMENTS_STALE_OPERATION_MINUTES", default=60)
 

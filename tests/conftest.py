@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from django.test import override_settings
 from django.urls import clear_url_caches
 
@@ -8,6 +9,14 @@ from tests.helpers import run_tasks as _run_tasks
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path_factory):
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with no card-testing counters (they live in the cache)."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from orders.models import PLACED_STATUSES, Order, OrderStatus
 from orders.services import CustomerDetails, order_place
+from payments.exceptions import PaymentDeclined
 from payments.providers.base import CardDetails
 from payments.selectors import payment_latest_for_order
 from payments.services import (
@@ -20,6 +21,7 @@ from payments.services import (
     payment_complete_authentication,
     payment_create_for_order,
 )
+from shop.checkout.limits import AttemptIdentity, limits_check, limits_record_decline
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +50,7 @@ def checkout_place_order(
     language: str,
     payment: PaymentChoice,
     return_url: str = "",
+    identity: AttemptIdentity | None = None,
 ) -> CheckoutOutcome:
     """Place the order and have its total authorized.
 
@@ -60,7 +63,11 @@ def checkout_place_order(
     and ``PaymentError`` for a decline (the order is marked declined and its
     stock released). A card token this checkout did not get from its own card
     session, or too old, raises ``CardSessionRefused`` before anything is placed.
+    With ``identity`` (the views always give it), an attempt over a card-testing
+    limit raises ``TooManyAttempts`` first (``shop.checkout.limits``).
     """
+    if identity is not None:
+        limits_check(identity)
     payment_card_session_check(reference=str(checkout_token), payment_token=payment.payment_token)
     order = order_place(
         checkout_token=checkout_token,
@@ -76,7 +83,11 @@ def checkout_place_order(
             payment_token=payment.payment_token,
             card=payment.card,
         )
-        authorized = payment_authorize(payment_id=created.pk, return_url=return_url)
+        try:
+            authorized = payment_authorize(payment_id=created.pk, return_url=return_url)
+        except PaymentDeclined:
+            limits_record_decline()
+            raise
         if authorized.action_url:
             return CheckoutOutcome(order=order, action_url=authorized.action_url)
         order.refresh_from_db(fields=["status"])
@@ -93,7 +104,11 @@ def checkout_complete_authentication(*, checkout_token: uuid.UUID) -> Order | No
         return None
     payment = payment_latest_for_order(order_id=order.pk)
     if payment is not None and payment.action_url:
-        payment_complete_authentication(payment_id=payment.pk)
+        try:
+            payment_complete_authentication(payment_id=payment.pk)
+        except PaymentDeclined:
+            limits_record_decline()
+            raise
     order.refresh_from_db(fields=["status"])
     return order
 
