@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "shop.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -288,11 +289,23 @@ NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 # A money operation with no news for this long is re-enqueued (its worker died).
 PAYMENTS_STALE_OPERATION_MINUTES = env.int("PAYMENTS_STALE_OPERATION_MINUTES", default=60)
 
+# Logs (shop/logs.py): a request id on every line, secrets redacted, one line per
+# payment event; JSON lines with DEBUG off, readable lines in development.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "shop.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "shop.logs.JsonFormatter"},
+        "readable": {"()": "shop.logs.ReadableFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "readable" if DEBUG else "json",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

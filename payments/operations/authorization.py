@@ -35,6 +35,7 @@ from payments.models import (
 from payments.operations import engine, keys, ledger
 from payments.operations.capture import payment_retry_failed_captures
 from payments.operations.card_sessions import payment_card_session_check
+from payments.operations.events import provider_call
 from payments.providers import get_provider
 from payments.providers.base import (
     AuthorizeRequest,
@@ -133,11 +134,21 @@ def payment_authorize(*, payment_id: int, return_url: str = "") -> Payment:
         return_url=return_url,
     )
     provider = get_provider(payment.provider)
+
+    def authorize() -> AuthorizeResult:
+        return provider_call(
+            lambda: provider.authorize(request),
+            payment=payment,
+            operation=LedgerOperation.AUTHORIZE,
+            key=key,
+            order_number=order_number,
+        )
+
     try:
         try:
-            result = provider.authorize(request)
+            result = authorize()
         except ProviderUnavailable:
-            result = provider.authorize(request)  # same key: safe to ask once more
+            result = authorize()  # same key: safe to ask once more
     except ProviderUnavailable:
         # The outcome is unknown: the payment stays pending. Asking again with the
         # same key (the shopper's retry, or the payments check) learns the answer.
@@ -178,7 +189,7 @@ def payment_complete_authentication(*, payment_id: int) -> Payment:
         if payment.status != PaymentStatus.PENDING or not payment.action_url:
             return payment
     try:
-        result = get_provider(payment.provider).retrieve_authorization(payment.provider_reference)
+        result = _retrieve_authorization(payment, payment.provider_reference)
     except ProviderUnavailable:
         raise  # unknown: still pending, asked again later
     except PaymentDeclined as error:
@@ -211,7 +222,7 @@ def payment_sync_authorization(*, payment_id: int, provider_reference: str) -> s
     if payment.status != PaymentStatus.PENDING:
         return f"payment already {payment.status}"
     try:
-        result = get_provider(payment.provider).retrieve_authorization(provider_reference)
+        result = _retrieve_authorization(payment, provider_reference)
     except PaymentDeclined as error:
         _authorization_failed(payment_id, error)
         return f"authorization failed: {error.code}"
@@ -219,6 +230,16 @@ def payment_sync_authorization(*, payment_id: int, provider_reference: str) -> s
         return "waiting for the shopper"
     payment = _authorization_succeeded(payment_id, result)
     return f"payment {payment.status}"
+
+
+def _retrieve_authorization(payment: Payment, provider_reference: str) -> AuthorizeResult:
+    """The authorization's outcome, read from the provider (and logged as an event)."""
+    return provider_call(
+        lambda: get_provider(payment.provider).retrieve_authorization(provider_reference),
+        payment=payment,
+        operation=LedgerOperation.AUTHORIZE,
+        key=keys.authorize(payment.pk),
+    )
 
 
 def _authorization_failed(

@@ -45,10 +45,9 @@ from payments.models import (
     PaymentStatus,
 )
 from payments.operations import keys, ledger
+from payments.operations.events import provider_call
 
 logger = logging.getLogger(__name__)
-
-
 # Locks ------------------------------------------------------------------------
 
 
@@ -305,7 +304,12 @@ class Operation:
             )
 
         try:
-            result = self.call(payment, requested)
+            result = provider_call(
+                lambda: self.call(payment, requested),
+                payment=payment,
+                operation=self.operation,
+                key=key,
+            )
         except ProviderUnavailable as error:
             with transaction.atomic():
                 payment = lock_payment(payment_id)
