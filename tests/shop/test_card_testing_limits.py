@@ -1,7 +1,12 @@
 """Card testing is stopped: payment attempts are limited per session, IP, e-mail, card,
 and the shop's declines per minute; a blocked attempt never reaches the provider."""
 
+import os
+
+import environ
 import pytest
+import redis
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
@@ -147,3 +152,34 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(settings):
     assert limits.client_ip(meta) == "10.0.0.1"
     settings.NUM_PROXIES = 1
     assert limits.client_ip(meta) == "198.51.100.7"
+
+
+def redis_url() -> str:
+    """Redis for the shared-counter test (``TEST_REDIS_URL``, default the machine's DB 7)."""
+    return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+
+
+def redis_reachable() -> bool:
+    try:
+        return bool(redis.Redis.from_url(redis_url(), socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.mark.skipif(not redis_reachable(), reason="no Redis at TEST_REDIS_URL")
+def test_the_counters_are_shared_through_redis(variant, settings):
+    settings.CACHES = {"default": {**environ.Env.cache_url_config(redis_url())}}
+    settings.CHECKOUT_ATTEMPT_LIMITS = settings.CHECKOUT_ATTEMPT_LIMITS | {"ip": (2, 3600)}
+    cache.clear()
+    try:
+        responses = [
+            attempt(Client(), variant, DECLINING[i], email=f"r{i}@example.com") for i in range(3)
+        ]
+        assert [blocked(r) for r in responses] == [False, False, True]
+        assert list(redis_client().scan_iter(match=":1:checkout-limit:ip:*"))
+    finally:
+        cache.clear()
+
+
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(redis_url())
