@@ -7,6 +7,7 @@ no authorization; so does a session too old, or a token used a second time.
 
 import uuid
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
@@ -14,12 +15,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orders.models import Order
+from payments.emails import reauthorize_url
 from payments.exceptions import CardSessionRefused
 from payments.models import CardSession, Payment
 from payments.providers.sandbox.models import SandboxCharge
+from payments.services import payment_watch_authorizations
 from shop.checkout.services import PaymentChoice, checkout_place_order
 from tests.factories import ProductVariantFactory
-from tests.helpers import card_token, customer
+from tests.helpers import card_token, customer, place_order
 from tests.payments.test_stripe import posts
 from tests.shop.test_checkout import DETAILS, checkout_until_review, fill_cart, review_form
 from tests.shop.test_checkout_stripe import back_from_stripe, options_of, payment_form
@@ -173,3 +176,27 @@ def test_a_confirmation_token_too_old_is_refused_before_stripe_hears_of_it(
     refused(client, client.post(reverse("shop:checkout_review"), form), TOO_OLD)
     assert not Order.objects.exists()
     assert not posts(stripe_fake, "/v1/payment_intents")
+
+
+def test_a_reauthorization_card_session_belongs_to_its_order(client, variant, english):
+    first, second = place_order({variant.pk: 1}), place_order({variant.pk: 1})
+    latest = max(p.authorization_expires_at for p in Payment.objects.all())
+    payment_watch_authorizations(now=latest)
+    second_link = urlsplit(reauthorize_url(second))
+    card_page = client.post(f"{second_link.path}?{second_link.query}").url
+    back = client.post(
+        card_page, {"number": "4242424242424242", "expiry": "12/34", "security_code": "123"}
+    )
+    leaked = parse_qs(urlsplit(back.url).query)["session_id"][0]
+
+    first_sig = parse_qs(urlsplit(reauthorize_url(first)).query)["sig"][0]
+    response = client.get(
+        reverse("shop:order_reauthorize_return", kwargs={"token": first.token}),
+        {"sig": first_sig, "session_id": leaked},
+    )
+
+    assert response.status_code == 302
+    assert NOT_YOURS in client.get(response.url).content.decode()
+    assert Payment.objects.filter(order=first).count() == 1
+    assert client.get(back.url).status_code == 302  # its own order still takes it
+    assert Payment.objects.filter(order=second).count() == 2
