@@ -5,9 +5,11 @@ import time
 
 import pytest
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
 from orders.models import OrderStatus
 from orders.services import order_ship
+from payments import tasks
 from payments.models import (
     CustomerEmail,
     LedgerEvent,
@@ -112,6 +114,50 @@ def test_a_duplicate_delivery_is_stored_and_processed_once(
     order.refresh_from_db()
     assert order.status == OrderStatus.CONFIRMED
     assert PaymentLedgerEntry.objects.filter(operation="authorize", event="succeeded").count() == 1
+
+
+def test_a_duplicate_delivery_runs_its_handler_once_counted_by_its_effects(
+    client, settings, stripe_fake, variant, run_tasks
+):
+    """Stored rows are not enough: count the handler's reads of Stripe, ledger lines, e-mails."""
+    order = stripe_order(stripe_fake, {variant.pk: 1})
+    order_ship(order_id=order.pk, carrier="colissimo")
+    run_tasks()
+    payment = payment_of(order)
+    stripe_fake.refund_outside(payment.provider_reference, 500)
+    event = stripe_fake.event(
+        "charge.refunded", stripe_fake.get(payment.provider_reference)["latest_charge"]
+    )
+    before = len(stripe_fake.requests)
+
+    deliver(client, settings, event)
+    deliver(client, settings, event)  # Stripe sends it again before the worker ran
+    stored = ProviderEvent.objects.get()
+    processing = DBTaskResult.objects.filter(
+        task_path="payments.tasks.process_provider_event",
+        args_kwargs__kwargs__event_pk=stored.pk,
+    )
+    assert processing.count() == 1
+    run_tasks()
+    reads = [r.path for r in stripe_fake.requests[before:] if r.method == "GET"]
+    assert reads, "the handler reads the PaymentIntent's current state"
+
+    deliver(client, settings, event)  # and again after it was processed
+    tasks.process_provider_event.enqueue(event_pk=stored.pk)  # a worker runs its task twice
+    run_tasks()
+
+    assert [r.path for r in stripe_fake.requests[before:] if r.method == "GET"] == reads
+    assert not [r for r in stripe_fake.requests[before:] if r.method == "POST"]
+    refunds = payment.ledger.filter(operation="refund")
+    assert sorted(refunds.values_list("event", "amount")) == [
+        (LedgerEvent.REQUESTED, 500),
+        (LedgerEvent.SUCCEEDED, 500),
+    ]
+    assert CustomerEmail.objects.filter(kind=CustomerEmail.Kind.REFUNDED).count() == 1
+    stored.refresh_from_db()
+    assert stored.attempts == 1
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 500
 
 
 def test_an_event_of_a_type_not_handled_is_kept_and_marked(
