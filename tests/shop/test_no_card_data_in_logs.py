@@ -78,9 +78,10 @@ def leaks(text: str, number: str, code: str) -> list[str]:
     digits = re.sub(r"(?<=\d)[ -](?=\d)", "", text)
     if number in digits:
         found.append(f"card number {number}")
-    for run in re.findall(r"\d{13,19}", digits):
-        if luhn_valid(run):
-            found.append(f"a card-like number {run}")
+    # Runs of digits standing alone (not inside a hexadecimal id), spaces and dashes allowed.
+    for run in re.findall(r"(?<![\w.,])\d(?:[ -]?\d){12,18}(?![\w.,])", text):
+        if luhn_valid(compact := re.sub(r"[ -]", "", run)):
+            found.append(f"a card-like number {compact}")
     if re.search(rf"(?<![\w.,-]){code}(?![\w.,-])", text):
         found.append(f"security code {code}")
     return found
