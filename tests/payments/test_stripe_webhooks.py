@@ -5,6 +5,7 @@ import time
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from orders.models import OrderStatus
@@ -18,7 +19,7 @@ from payments.models import (
     PaymentStatus,
     ProviderEvent,
 )
-from payments.services import payment_request_refund
+from payments.services import EVENT_MAX_ATTEMPTS, payment_request_refund
 from tests.factories import ProductVariantFactory
 from tests.helpers import stripe_order
 from tests.payments.stripe_fake import webhook
@@ -194,6 +195,30 @@ def test_stripe_unreachable_while_handling_retries_the_event_later(
     assert event.processed_at is not None
     order.refresh_from_db()
     assert order.status == OrderStatus.CONFIRMED
+
+
+def test_an_event_stripe_never_answers_for_is_given_up_after_the_last_attempt(
+    client, settings, stripe_fake, variant, run_tasks
+):
+    order = stripe_order(stripe_fake, {variant.pk: 1}, "pm_card_authenticationRequired")
+    reference = payment_of(order).provider_reference
+    stripe_fake.complete_action(reference)
+    stripe_fake.fail_next("500", path_contains=reference, method="GET", times=1000)
+    deliver(
+        client, settings, stripe_fake.event("payment_intent.amount_capturable_updated", reference)
+    )
+
+    runs = 0
+    while runs < 2 * EVENT_MAX_ATTEMPTS and run_tasks():  # bounded: a bug could retry forever
+        runs += 1
+        DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+
+    event = ProviderEvent.objects.get()
+    assert runs == event.attempts == EVENT_MAX_ATTEMPTS
+    assert event.processed_at is not None
+    assert event.outcome.startswith(f"gave up after {EVENT_MAX_ATTEMPTS} attempts")
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING_PAYMENT  # nothing guessed
 
 
 # Each event -----------------------------------------------------------------------
