@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint lock messages
+.PHONY: install run test lint lock messages mutants
 
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 13) else "Python 3.13 is required; found " + sys.version.split()[0])'
@@ -29,6 +29,17 @@ test: install
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+# Mutation testing with mutmut: slow, never in CI. What is mutated and which tests run is
+# [tool.mutmut] in pyproject.toml. MUTANTS limits the run to some functions, e.g.
+#   make mutants MUTANTS='payments.services.x_payment_capture* orders.services.x_order_place*'
+# Results stay in mutants/ (`.venv/bin/mutmut browse` to read the survivors).
+MUTANTS ?=
+MUTANT_JOBS ?= 2
+mutants: install
+	rm -rf mutants
+	$(VENV)/bin/mutmut run --max-children $(MUTANT_JOBS) $(MUTANTS)
+	$(VENV)/bin/mutmut results
 
 # Maintainers: refresh the lock after changing pyproject.toml (needs uv).
 lock:

@@ -16,6 +16,7 @@ from payments.models import CustomerEmail, LedgerEvent, LedgerOperation, Payment
 from payments.providers.sandbox.models import SandboxCapture, SandboxCharge
 from payments.providers.sandbox.provider import SandboxProvider
 from payments.services import (
+    OperationOutcome,
     payment_capture,
     payment_request_refund,
     payment_watch_authorizations,
@@ -73,6 +74,36 @@ def test_each_parcel_captures_its_value_and_the_last_one_the_rest(order, run_tas
     assert SandboxCapture.objects.count() == 2
     assert amounts(CustomerEmail.Kind.CAPTURED) == [10690, 15000]
     assert len(mail.outbox) == 2
+
+
+def test_the_last_parcels_capture_waits_for_the_earlier_parcels_capture(order, run_tasks):
+    """A final capture closes the hold: run first, it is deferred, nothing sent to the provider."""
+    dress, _scarf = lines(order)
+    first = order_ship(order_id=order.pk, carrier="colissimo", lines={dress.pk: 1})
+    last = order_ship(order_id=order.pk, carrier="colissimo")
+    payment = payment_of(order)
+
+    outcome = payment_capture(payment_id=payment.pk, idempotency_key=capture_key(last))
+
+    assert outcome == OperationOutcome.DEFERRED
+    assert not SandboxCapture.objects.exists()
+    entries = payment.ledger.filter(idempotency_key=capture_key(last)).order_by("pk")
+    assert [(e.event, e.error_code) for e in entries] == [
+        (LedgerEvent.REQUESTED, ""),
+        (LedgerEvent.RETRY_SCHEDULED, "captures_pending"),
+    ]
+    payment.refresh_from_db()
+    assert (payment.needs_attention, payment.captured_amount) == (False, 0)
+
+    run_tasks()  # the first parcel's capture (the deferred one is due later)
+    make_deferred_ready()
+    run_tasks()
+
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.CAPTURED
+    assert payment.captured_amount == first.amount + last.amount == order.total_amount
+    captures = SandboxCapture.objects.order_by("pk").values_list("idempotency_key", flat=True)
+    assert list(captures) == [capture_key(first), capture_key(last)]
 
 
 def test_a_line_cannot_ship_twice_or_beyond_its_quantity(order):

@@ -235,3 +235,21 @@ def test_staff_are_told_an_alipay_order_was_already_paid_when_it_ships(client, r
     [message] = [str(m) for m in response.context["messages"]][-1:]
     assert "Alipay" in message
     assert not Payment.objects.get().ledger.filter(event="requested").exists()
+
+
+@pytest.mark.django_db
+def test_another_shoppers_alipay_order_does_not_make_a_card_order_paid(client, run_tasks):
+    """Shipping a card order captures its own hold, whoever else paid with Alipay at the order."""
+    from tests.helpers import capture_key, place_order
+
+    pay_with(client, "alipay")
+    card_order = place_order({ProductVariantFactory(product__price_amount=5000).pk: 1})
+
+    shipment = order_ship(order_id=card_order.pk, carrier="colissimo")
+    run_tasks()
+
+    payment = Payment.objects.get(order=card_order)
+    assert payment.status == PaymentStatus.CAPTURED
+    assert payment.captured_amount == card_order.total_amount
+    assert SandboxCapture.objects.get().idempotency_key == capture_key(shipment)
+    assert CustomerEmail.objects.get(order=card_order).kind == CustomerEmail.Kind.CAPTURED

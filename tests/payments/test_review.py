@@ -3,14 +3,26 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.db import transaction
 from django.urls import reverse
+from django.utils import translation
+from django_tasks_db.models import DBTaskResult
 
-from orders.exceptions import InvalidOrderTransition
-from orders.models import OrderStatus, Shipment
+from orders.exceptions import InvalidOrderTransition, ShipmentBlocked
+from orders.models import Order, OrderStatus, Shipment
 from orders.services import order_cancel, order_ship
-from payments.exceptions import PaymentDeclined
-from payments.models import CustomerEmail, Payment, PaymentStatus
-from payments.services import payment_request_review_approval
+from orders.signals import order_shipped
+from payments.exceptions import InvalidPaymentTransition, PaymentDeclined
+from payments.models import (
+    CustomerEmail,
+    LedgerEvent,
+    LedgerOperation,
+    Payment,
+    PaymentLedgerEntry,
+    PaymentStatus,
+)
+from payments.providers.sandbox.models import SandboxCapture
+from payments.services import OperationOutcome, payment_capture, payment_request_review_approval
 from tests.factories import ProductVariantFactory
 from tests.helpers import place_order
 
@@ -73,8 +85,6 @@ def test_rejecting_voids_the_hold_cancels_the_order_and_tells_the_customer(
 
 
 def test_approving_an_order_not_in_review_is_refused(run_tasks):
-    from payments.exceptions import InvalidPaymentTransition
-
     order = place_order({ProductVariantFactory().pk: 1})
     with pytest.raises(InvalidPaymentTransition):
         payment_request_review_approval(order_id=order.pk)
@@ -139,8 +149,55 @@ def test_approving_then_cancelling_before_the_worker_runs_releases_the_hold(
 
 
 def test_an_order_cancelled_while_in_review_cannot_be_approved(order_in_review):
-    from payments.exceptions import InvalidPaymentTransition
-
     order_cancel(order_id=order_in_review.pk)
     with pytest.raises(InvalidPaymentTransition):
         payment_request_review_approval(order_id=order_in_review.pk)
+
+
+def test_no_capture_is_requested_against_a_hold_under_review(order_in_review):
+    """The receiver refuses the parcel's capture itself, whatever the order side let through."""
+    order = order_in_review
+    shipment = Shipment.objects.create(order=order, carrier="colissimo", amount=order.total_amount)
+
+    with (
+        translation.override("en"),
+        pytest.raises(ShipmentBlocked, match="still in fraud review") as blocked,
+        transaction.atomic(),
+    ):
+        order_shipped.send(sender=Order, order=order, shipment=shipment)
+
+    assert isinstance(blocked.value.__cause__, InvalidPaymentTransition)
+    assert not PaymentLedgerEntry.objects.filter(operation="capture").exists()
+    assert not DBTaskResult.objects.filter(task_path="payments.tasks.capture_payment").exists()
+    assert Payment.objects.get(order=order).capturable_amount == 0
+
+
+def test_the_worker_never_sends_a_capture_of_a_hold_under_review(order_in_review, run_tasks):
+    """A capture request that meets a hold under review is refused before the provider hears."""
+    order = order_in_review
+    payment = Payment.objects.get(order=order)
+    shipment = Shipment.objects.create(order=order, carrier="colissimo", amount=order.total_amount)
+    key = f"capture-shipment-{shipment.pk}-payment-{payment.pk}"
+    PaymentLedgerEntry.objects.create(
+        payment=payment,
+        order=order,
+        shipment=shipment,
+        operation=LedgerOperation.CAPTURE,
+        event=LedgerEvent.REQUESTED,
+        amount=order.total_amount,
+        currency=payment.currency,
+        idempotency_key=key,
+    )
+
+    outcome = payment_capture(payment_id=payment.pk, idempotency_key=key)
+
+    assert outcome == OperationOutcome.FAILED
+    events = list(
+        PaymentLedgerEntry.objects.filter(idempotency_key=key).values_list("event", "error_code")
+    )
+    assert events == [(LedgerEvent.REQUESTED, ""), (LedgerEvent.FAILED, "not_capturable")]
+    assert not SandboxCapture.objects.exists()
+    payment.refresh_from_db()
+    assert (payment.status, payment.captured_amount) == (PaymentStatus.IN_REVIEW, 0)
+    run_tasks()
+    assert not CustomerEmail.objects.filter(kind=CustomerEmail.Kind.CAPTURED).exists()

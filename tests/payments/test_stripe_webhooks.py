@@ -5,9 +5,12 @@ import time
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from orders.models import OrderStatus
 from orders.services import order_ship
+from payments import tasks
 from payments.models import (
     CustomerEmail,
     LedgerEvent,
@@ -16,6 +19,7 @@ from payments.models import (
     PaymentStatus,
     ProviderEvent,
 )
+from payments.operations.provider_events import EVENT_MAX_ATTEMPTS
 from payments.services import payment_request_refund
 from tests.factories import ProductVariantFactory
 from tests.helpers import stripe_order
@@ -114,6 +118,50 @@ def test_a_duplicate_delivery_is_stored_and_processed_once(
     assert PaymentLedgerEntry.objects.filter(operation="authorize", event="succeeded").count() == 1
 
 
+def test_a_duplicate_delivery_runs_its_handler_once_counted_by_its_effects(
+    client, settings, stripe_fake, variant, run_tasks
+):
+    """Stored rows are not enough: count the handler's reads of Stripe, ledger lines, e-mails."""
+    order = stripe_order(stripe_fake, {variant.pk: 1})
+    order_ship(order_id=order.pk, carrier="colissimo")
+    run_tasks()
+    payment = payment_of(order)
+    stripe_fake.refund_outside(payment.provider_reference, 500)
+    event = stripe_fake.event(
+        "charge.refunded", stripe_fake.get(payment.provider_reference)["latest_charge"]
+    )
+    before = len(stripe_fake.requests)
+
+    deliver(client, settings, event)
+    deliver(client, settings, event)  # Stripe sends it again before the worker ran
+    stored = ProviderEvent.objects.get()
+    processing = DBTaskResult.objects.filter(
+        task_path="payments.tasks.process_provider_event",
+        args_kwargs__kwargs__event_pk=stored.pk,
+    )
+    assert processing.count() == 1
+    run_tasks()
+    reads = [r.path for r in stripe_fake.requests[before:] if r.method == "GET"]
+    assert reads, "the handler reads the PaymentIntent's current state"
+
+    deliver(client, settings, event)  # and again after it was processed
+    tasks.process_provider_event.enqueue(event_pk=stored.pk)  # a worker runs its task twice
+    run_tasks()
+
+    assert [r.path for r in stripe_fake.requests[before:] if r.method == "GET"] == reads
+    assert not [r for r in stripe_fake.requests[before:] if r.method == "POST"]
+    refunds = payment.ledger.filter(operation="refund")
+    assert sorted(refunds.values_list("event", "amount")) == [
+        (LedgerEvent.REQUESTED, 500),
+        (LedgerEvent.SUCCEEDED, 500),
+    ]
+    assert CustomerEmail.objects.filter(kind=CustomerEmail.Kind.REFUNDED).count() == 1
+    stored.refresh_from_db()
+    assert stored.attempts == 1
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 500
+
+
 def test_an_event_of_a_type_not_handled_is_kept_and_marked(
     client, settings, stripe_fake, run_tasks
 ):
@@ -148,6 +196,30 @@ def test_stripe_unreachable_while_handling_retries_the_event_later(
     assert event.processed_at is not None
     order.refresh_from_db()
     assert order.status == OrderStatus.CONFIRMED
+
+
+def test_an_event_stripe_never_answers_for_is_given_up_after_the_last_attempt(
+    client, settings, stripe_fake, variant, run_tasks
+):
+    order = stripe_order(stripe_fake, {variant.pk: 1}, "pm_card_authenticationRequired")
+    reference = payment_of(order).provider_reference
+    stripe_fake.complete_action(reference)
+    stripe_fake.fail_next("500", path_contains=reference, method="GET", times=1000)
+    deliver(
+        client, settings, stripe_fake.event("payment_intent.amount_capturable_updated", reference)
+    )
+
+    runs = 0
+    while runs < 2 * EVENT_MAX_ATTEMPTS and run_tasks():  # bounded: a bug could retry forever
+        runs += 1
+        DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+
+    event = ProviderEvent.objects.get()
+    assert runs == event.attempts == EVENT_MAX_ATTEMPTS
+    assert event.processed_at is not None
+    assert event.outcome.startswith(f"gave up after {EVENT_MAX_ATTEMPTS} attempts")
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING_PAYMENT  # nothing guessed
 
 
 # Each event -----------------------------------------------------------------------
