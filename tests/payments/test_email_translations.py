@@ -22,6 +22,7 @@ from payments.providers.sandbox import gateway
 from payments.services import (
     payment_authorize,
     payment_card_session_read,
+    payment_card_session_start,
     payment_create_for_order,
 )
 from tests.factories import ProductVariantFactory
@@ -57,7 +58,9 @@ def paypal_order_cancelled(language: str, run_tasks):
         shipping_method="standard",
         language=language,
     )
-    session = gateway.session_create(
+    reference = str(order.checkout_token)
+    session = payment_card_session_start(
+        reference=reference,
         amount=order.total_amount,
         currency="EUR",
         return_url="http://testserver/checkout/payment/return/",
@@ -65,8 +68,8 @@ def paypal_order_cancelled(language: str, run_tasks):
         language=language,
         method="paypal",
     )
-    gateway.session_complete_wallet(session_id=session["id"])
-    completed = payment_card_session_read(session_id=session["id"])
+    gateway.session_complete_wallet(session_id=session.session_id)
+    completed = payment_card_session_read(reference=reference, session_id=session.session_id)
     payment = payment_create_for_order(
         order_id=order.pk,
         payment_token=completed.payment_token,

@@ -168,7 +168,10 @@ def test_no_capture_is_requested_against_a_hold_under_review(order_in_review):
 
     assert isinstance(blocked.value.__cause__, InvalidPaymentTransition)
     assert not PaymentLedgerEntry.objects.filter(operation="capture").exists()
-    assert not DBTaskResult.objects.filter(task_path="payments.tasks.capture_payment").exists()
+    assert not DBTaskResult.objects.filter(
+        task_path="payments.operations.engine.payment_operation_run_task",
+        args_kwargs__kwargs__operation="capture",
+    ).exists()
     assert Payment.objects.get(order=order).capturable_amount == 0
 
 

@@ -10,7 +10,6 @@ from django_tasks_db.models import DBTaskResult
 
 from orders.models import OrderStatus
 from orders.services import order_ship
-from payments import tasks
 from payments.models import (
     CustomerEmail,
     LedgerEvent,
@@ -19,7 +18,7 @@ from payments.models import (
     PaymentStatus,
     ProviderEvent,
 )
-from payments.operations.provider_events import EVENT_MAX_ATTEMPTS
+from payments.operations.provider_events import EVENT_MAX_ATTEMPTS, payment_event_process_task
 from payments.services import payment_request_refund
 from tests.factories import ProductVariantFactory
 from tests.helpers import stripe_order
@@ -136,7 +135,7 @@ def test_a_duplicate_delivery_runs_its_handler_once_counted_by_its_effects(
     deliver(client, settings, event)  # Stripe sends it again before the worker ran
     stored = ProviderEvent.objects.get()
     processing = DBTaskResult.objects.filter(
-        task_path="payments.tasks.process_provider_event",
+        task_path="payments.operations.provider_events.payment_event_process_task",
         args_kwargs__kwargs__event_pk=stored.pk,
     )
     assert processing.count() == 1
@@ -145,7 +144,7 @@ def test_a_duplicate_delivery_runs_its_handler_once_counted_by_its_effects(
     assert reads, "the handler reads the PaymentIntent's current state"
 
     deliver(client, settings, event)  # and again after it was processed
-    tasks.process_provider_event.enqueue(event_pk=stored.pk)  # a worker runs its task twice
+    payment_event_process_task.enqueue(event_pk=stored.pk)  # a worker runs its task twice
     run_tasks()
 
     assert [r.path for r in stripe_fake.requests[before:] if r.method == "GET"] == reads
