@@ -11,6 +11,8 @@ from ipaddress import ip_address
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.middleware.csp import ContentSecurityPolicyMiddleware
+from django.utils.csp import CSP
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -28,3 +30,40 @@ def client_ip(request: HttpRequest) -> str:
         return str(ip_address(candidate))
     except ValueError:
         return remote
+
+
+class SecurityHeadersMiddleware:
+    """What Django's own middleware does not set: ``Permissions-Policy``, no ``Server``.
+
+    Placed where ``ContentSecurityPolicyMiddleware`` would be, it also sets the
+    Content Security Policy: ``SECURE_CSP``, plus ``SECURE_CSP_STRIPE`` when the
+    Stripe provider is in use (read on each response, so switching the provider
+    in a test or a settings change needs no restart).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.csp = ContentSecurityPolicyMiddleware(get_response)
+
+    def __call__(self, request: HttpRequest):
+        self.csp.process_request(request)
+        response = self.get_response(request)
+        if settings.PAYMENTS_PROVIDER == "stripe" and not hasattr(response, "_csp_config"):
+            response._csp_config = merge_policies(settings.SECURE_CSP, settings.SECURE_CSP_STRIPE)
+        response = self.csp.process_response(request, response)
+        policy = settings.PERMISSIONS_POLICY
+        if settings.PAYMENTS_PROVIDER == "stripe":
+            policy = settings.PERMISSIONS_POLICY_STRIPE
+        response.headers.setdefault("Permissions-Policy", policy)
+        if "Server" in response.headers:
+            del response.headers["Server"]
+        return response
+
+
+def merge_policies(base: dict, extra: dict) -> dict:
+    """``base`` with ``extra``'s sources added to each directive (``'none'`` dropped)."""
+    merged = {directive: list(sources) for directive, sources in base.items()}
+    for directive, sources in extra.items():
+        kept = [s for s in merged.get(directive, []) if s != CSP.NONE]
+        merged[directive] = kept + [s for s in sources if s not in kept]
+    return merged

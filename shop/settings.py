@@ -12,6 +12,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -63,6 +64,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy (Django's, with Stripe's hosts when it is on),
+    # Permissions-Policy, no Server header.
+    "shop.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -88,6 +92,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
+                "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "shop.context_processors.storefront",
@@ -201,6 +206,38 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Content Security Policy, enforced on every response: only the shop's own
+# scripts, styles, images and fonts; no inline script or style (a nonce where
+# Django's admin needs one); no framing; forms post only to the shop (the
+# sandbox's pages are the shop's own). Stripe's hosts are added only when
+# PAYMENTS_PROVIDER=stripe (SECURE_CSP_STRIPE, applied per response by
+# shop.security.SecurityHeadersMiddleware), as Stripe's security guide lists them.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "frame-src": [CSP.NONE],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
+SECURE_CSP_STRIPE = {
+    "script-src": ["https://js.stripe.com", "https://*.js.stripe.com"],
+    "frame-src": ["https://js.stripe.com", "https://*.js.stripe.com", "https://hooks.stripe.com"],
+    "connect-src": ["https://api.stripe.com"],
+    "img-src": ["https://*.stripe.com"],
+}
+# Browser features: the Payment Request API for the shop itself (wallets; and
+# Stripe's frame when Stripe is on), no camera, microphone or location.
+PERMISSIONS_POLICY = "payment=(self), camera=(), microphone=(), geolocation=(), usb=()"
+PERMISSIONS_POLICY_STRIPE = (
+    'payment=(self "https://js.stripe.com"), camera=(), microphone=(), geolocation=(), usb=()'
+)
 
 if not DEBUG:
     if not env("EMAIL_URL"):
