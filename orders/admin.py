@@ -1,3 +1,5 @@
+import re
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet, Sum
@@ -175,7 +177,11 @@ class OrderAdmin(admin.ModelAdmin):
         """The orders named by ``?ids=``, for staff who may change orders."""
         if not self.has_change_permission(request):
             raise PermissionDenied
-        ids = [int(pk) for pk in request.GET.get("ids", "").split(",") if pk.strip().isdigit()]
+        ids = [
+            int(pk)
+            for pk in request.GET.get("ids", "").split(",")
+            if re.fullmatch(r"[0-9]{1,18}", pk.strip())
+        ]
         return list(Order.objects.filter(pk__in=ids).order_by("pk"))
 
     def _back(self, orders: list[Order]) -> HttpResponse:

@@ -10,6 +10,7 @@ most once, and the ledger accepts at most one success per key.
 
 import enum
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -171,8 +172,8 @@ def payment_card_session_start(
 
 def payment_card_session_read(*, session_id: str) -> CompletedCardSession | None:
     """The card the shopper entered, read from the provider (never from the browser)."""
-    if not session_id or len(session_id) > 100:
-        return None
+    if not re.fullmatch(r"[A-Za-z0-9_]{1,100}", session_id):
+        return None  # not an id any provider issues (NUL bytes, spaces, ...)
     return get_provider().retrieve_card_session(session_id)
 
 
@@ -1464,7 +1465,7 @@ def _payment_for_event(
     if payment is None and provider_reference:
         operation = (metadata or {}).get("operation", "")
         prefix = "authorize-payment-"
-        if operation.startswith(prefix) and operation[len(prefix) :].isdigit():
+        if operation.startswith(prefix) and re.fullmatch(r"[0-9]{1,18}", operation[len(prefix) :]):
             payment = payments.filter(pk=int(operation[len(prefix) :])).first()
     return payment
 
