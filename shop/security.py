@@ -7,12 +7,14 @@ places from the right of ``X-Forwarded-For`` (what a client writes on the left
 of that header is never believed).
 """
 
+import re
 from ipaddress import ip_address
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBadRequest
 from django.middleware.csp import ContentSecurityPolicyMiddleware
 from django.utils.csp import CSP
+from django.utils.translation import gettext as _
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -67,3 +69,49 @@ def merge_policies(base: dict, extra: dict) -> dict:
         kept = [s for s in merged.get(directive, []) if s != CSP.NONE]
         merged[directive] = kept + [s for s in sources if s not in kept]
     return merged
+
+
+# The largest integer a database column (64-bit) holds: digit strings beyond it
+# are not ids, quantities or amounts anywhere in the shop.
+_MAX_DIGITS = len(str(2**63 - 1))
+_DIGITS = re.compile(r"-?[0-9]+")
+
+
+def _unreadable(value: str) -> bool:
+    """A NUL character (PostgreSQL refuses it) or an integer no column can hold."""
+    if "\x00" in value:
+        return True
+    stripped = value.strip()
+    return (
+        len(stripped) >= _MAX_DIGITS
+        and _DIGITS.fullmatch(stripped) is not None
+        and abs(int(stripped)) > 2**63 - 1
+    )
+
+
+class RejectUnreadableInputMiddleware:
+    """400 for a request whose path, query or form carries what no field can hold.
+
+    Views validate their own input too; this is the line behind them, so that a
+    NUL byte or a 30-digit "id" never reaches a database query, whichever view
+    (ours or the admin's) reads it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        values = [request.path, *request.GET.keys()]
+        values += [v for _key, vs in request.GET.lists() for v in vs]
+        if request.method == "POST" and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            values += [*request.POST.keys()]
+            values += [v for _key, vs in request.POST.lists() for v in vs]
+        segments = [part for value in values[:1] for part in value.split("/")]
+        if any(_unreadable(value) for value in [*segments, *values[1:]]):
+            return HttpResponseBadRequest(
+                _("This request contains a value the shop cannot read: please check the address.")
+            )
+        return self.get_response(request)
