@@ -9,6 +9,7 @@ secret key, explicit hosts and HTTPS-only cookies are required.
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -27,7 +28,7 @@ env = environ.Env(
     EMAIL_URL=(str, ""),
     DEFAULT_FROM_EMAIL=(str, "Boutique <boutique@example.com>"),
     PAYMENTS_PROVIDER=(str, "sandbox"),
-    SHOP_BASE_URL=(str, "http://127.0.0.1:8000"),
+    SHOP_BASE_URL=(str, ""),
     SECURE_HSTS_SECONDS=(int, 60 * 60 * 24 * 365),
     LOG_LEVEL=(str, "INFO"),
 )
@@ -173,24 +174,46 @@ STORAGES = {
     },
 }
 
-# E-mail: files you can read in development (var/mail/), SMTP from EMAIL_URL
-# (smtp+tls://user:password@host:587) in production.
-if env("EMAIL_URL"):
-    _smtp = env.email_url("EMAIL_URL")
-    MAILERS = {
-        "default": {
-            "BACKEND": _smtp["EMAIL_BACKEND"],
-            "OPTIONS": {
-                "host": _smtp["EMAIL_HOST"],
-                "port": _smtp["EMAIL_PORT"],
-                "username": _smtp["EMAIL_HOST_USER"],
-                "password": _smtp["EMAIL_HOST_PASSWORD"],
-                "use_tls": _smtp.get("EMAIL_USE_TLS", False),
-                "use_ssl": _smtp.get("EMAIL_USE_SSL", False),
-                "timeout": 20,
-            },
+# E-mail: files you can read in development (var/mail/); in production
+# EMAIL_URL, in any scheme django-environ documents: smtp:// smtps://
+# smtp+tls:// smtp+ssl:// (user:password@host:port), consolemail://,
+# filemail:///absolute/folder, memorymail://, dummymail://.
+EMAIL_URL = env("EMAIL_URL")
+
+
+def _mailer(url: str) -> dict:
+    """The MAILERS entry for an EMAIL_URL: each backend gets only the options it takes."""
+    config = env.email_url_config(url)
+    backend = config["EMAIL_BACKEND"]
+    if backend.endswith(".smtp.EmailBackend"):
+        if not config["EMAIL_HOST"]:
+            raise ImproperlyConfigured("EMAIL_URL names no host: smtp+tls://user:password@host:587")
+        options = {
+            "host": config["EMAIL_HOST"],
+            "port": config["EMAIL_PORT"],
+            "username": config["EMAIL_HOST_USER"] or "",
+            "password": config["EMAIL_HOST_PASSWORD"] or "",
+            "use_tls": config.get("EMAIL_USE_TLS", False),
+            "use_ssl": config.get("EMAIL_USE_SSL", False),
+            "timeout": 20,
         }
-    }
+    elif backend.endswith(".filebased.EmailBackend"):
+        # django-environ drops the leading "/" of filemail:///folder: read it here.
+        parts = urlsplit(url)
+        folder = Path(parts.netloc + parts.path) if parts.netloc or parts.path else VAR_DIR / "mail"
+        options = {"file_path": str(folder if folder.is_absolute() else BASE_DIR / folder)}
+    else:
+        options = {}
+    return {"BACKEND": backend, "OPTIONS": options}
+
+
+if EMAIL_URL:
+    try:
+        MAILERS = {"default": _mailer(EMAIL_URL)}
+    except (ValueError, KeyError) as error:
+        raise ImproperlyConfigured(
+            f"EMAIL_URL is not a URL django-environ reads: {error}"
+        ) from None
 else:
     MAILERS = {
         "default": {
@@ -242,7 +265,7 @@ PERMISSIONS_POLICY_STRIPE = (
 )
 
 if not DEBUG:
-    if not env("EMAIL_URL"):
+    if not EMAIL_URL:
         raise ImproperlyConfigured("EMAIL_URL must be set when DEBUG is off.")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -257,6 +280,14 @@ PAYMENTS_PROVIDER = env("PAYMENTS_PROVIDER")
 if PAYMENTS_PROVIDER not in {"sandbox", "stripe"}:
     raise ImproperlyConfigured(
         f"PAYMENTS_PROVIDER={PAYMENTS_PROVIDER!r} is not available; use 'sandbox' or 'stripe'."
+    )
+# The sandbox takes no real money: with DEBUG off it runs only on a site that
+# says it is a demonstration (PAYMENTS_SANDBOX_DEMO=True), never by default.
+PAYMENTS_SANDBOX_DEMO = env.bool("PAYMENTS_SANDBOX_DEMO", default=False)
+if PAYMENTS_PROVIDER == "sandbox" and not DEBUG and not PAYMENTS_SANDBOX_DEMO:
+    raise ImproperlyConfigured(
+        "PAYMENTS_PROVIDER=sandbox takes no real payment: with DEBUG off use stripe, "
+        "or set PAYMENTS_SANDBOX_DEMO=True for a demonstration site."
     )
 # Stripe (PAYMENTS_PROVIDER=stripe): the three keys from the Dashboard, checked
 # here so a typo stops the start, not the first order. Values are never echoed.
@@ -286,7 +317,22 @@ STRIPE_READ_TIMEOUT_SECONDS = env.float("STRIPE_READ_TIMEOUT_SECONDS", default=3
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 # Webhook events older than this (by their signature's timestamp) are refused.
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# The address in e-mailed links: required in production (otherwise they would
+# point at 127.0.0.1), an http(s) URL with no path.
 SHOP_BASE_URL = env("SHOP_BASE_URL").rstrip("/")
+if not SHOP_BASE_URL:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SHOP_BASE_URL must be set when DEBUG is off: the shop's public address, "
+            "e.g. https://shop.example.com (e-mailed links start with it)."
+        )
+    SHOP_BASE_URL = "http://127.0.0.1:8000"
+elif not re.fullmatch(r"https?://[^/\s?#]+", SHOP_BASE_URL):
+    raise ImproperlyConfigured(
+        f"SHOP_BASE_URL={SHOP_BASE_URL!r} is not a site address such as https://shop.example.com."
+    )
+elif not DEBUG and not SHOP_BASE_URL.startswith("https://"):
+    raise ImproperlyConfigured("SHOP_BASE_URL must start with https:// when DEBUG is off.")
 SHOP_CURRENCY = "EUR"
 # How often the capture task retries a provider that does not answer.
 PAYMENTS_CAPTURE_MAX_ATTEMPTS = env.int("PAYMENTS_CAPTURE_MAX_ATTEMPTS", default=6)
