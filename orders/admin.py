@@ -1,6 +1,8 @@
 import re
+from collections.abc import Callable, Sequence
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import Coalesce
@@ -13,7 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from orders.exceptions import OrderError
 from orders.forms import ShipmentForm
-from orders.models import Order, OrderLine, OrderStatus, Shipment
+from orders.models import SHIPPABLE_STATUSES, Order, OrderLine, Shipment
 from orders.selectors import order_lines_left_to_ship
 from orders.services import order_cancel, order_ship
 from shop.money import format_money
@@ -22,6 +24,8 @@ from shop.money import format_money
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
+    # No empty "original"/"delete" headers; a keyboard-reachable scrolling table.
+    template = "admin/edit_inline/tabular_readonly.html"
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -123,16 +127,115 @@ class ShipmentInline(ReadOnlyInline):
         return format_money(shipment.amount, shipment.currency)
 
 
+class OrderAdminExtension:
+    """What another app adds to the order admin, without the orders app knowing that app.
+
+    The hook for apps that extend the order admin (payments adds its inlines,
+    the payment column and filter, its actions, the refund page): subclass
+    this, set what you add, and call ``register_order_admin_extension`` with an
+    instance from your ``admin.py``. ``OrderAdmin`` reads extensions when it is
+    used, never when it is registered, so the order of ``INSTALLED_APPS`` does
+    not matter and nothing is unregistered.
+
+    - ``inlines``: inline classes, shown after the order's own;
+    - ``list_display``: columns, callables taking the order (``@admin.display``);
+    - ``list_filter``: filters, shown before the order's own;
+    - ``actions``: admin actions, functions ``(model_admin, request, queryset)``;
+    - ``fieldsets``: ``(title, {"fields": [callables taking the order]})``, read-only;
+    - ``change_form_template``: a template extending
+      ``admin/orders/order/change_form.html`` (its ``payment-tools`` block);
+    - ``get_urls``, ``get_queryset``, ``change_view_context``: see each method.
+    """
+
+    inlines: Sequence[type[InlineModelAdmin]] = ()
+    list_display: Sequence[Callable] = ()
+    list_filter: Sequence = ()
+    actions: Sequence[Callable] = ()
+    fieldsets: Sequence[tuple] = ()
+    change_form_template: str | None = None
+
+    def get_urls(self, model_admin: "OrderAdmin") -> list:
+        """URL patterns added under the order admin's own (wrap views in ``admin_view``)."""
+        return []
+
+    def get_queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        """The change list's queryset, with what the added columns read fetched up front."""
+        return queryset
+
+    def change_view_context(
+        self, model_admin: "OrderAdmin", request: HttpRequest, object_id: str
+    ) -> dict:
+        """Extra context for the order's page (may also ``message_user``)."""
+        return {}
+
+
+_EXTENSIONS: list[OrderAdminExtension] = []
+
+
+def register_order_admin_extension(extension: OrderAdminExtension) -> None:
+    """Add an extension to the order admin (once per extension class)."""
+    if not any(type(known) is type(extension) for known in _EXTENSIONS):
+        _EXTENSIONS.append(extension)
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["number", "created_at", "full_name", "email", "total", "status"]
+    """The order admin; other apps add to it through ``OrderAdminExtension``."""
+
     list_per_page = 50
-    list_filter = ["status", "shipping_method", "created_at"]
     search_fields = ["number", "email", "full_name"]
     date_hierarchy = "created_at"
-    inlines = [OrderLineInline, ShipmentInline]
-    actions = ["mark_shipped", "cancel"]
-    change_form_template = "admin/orders/order/change_form.html"
+    own_list_display = ["number", "created_at", "full_name", "email", "total", "status"]
+    own_list_filter = ["status", "shipping_method", "created_at"]
+    own_inlines = [OrderLineInline, ShipmentInline]
+    own_actions = ["mark_shipped", "cancel"]
+
+    @property
+    def list_display(self) -> list:
+        return [*self.own_list_display, *(c for e in _EXTENSIONS for c in e.list_display)]
+
+    @property
+    def list_filter(self) -> list:
+        return [*(f for e in _EXTENSIONS for f in e.list_filter), *self.own_list_filter]
+
+    @property
+    def inlines(self) -> list:
+        return [*self.own_inlines, *(i for e in _EXTENSIONS for i in e.inlines)]
+
+    @property
+    def actions(self) -> list:
+        return [*self.own_actions, *(a for e in _EXTENSIONS for a in e.actions)]
+
+    @property
+    def change_form_template(self) -> str:
+        templates = [e.change_form_template for e in _EXTENSIONS if e.change_form_template]
+        return templates[-1] if templates else "admin/orders/order/change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
+        queryset = super().get_queryset(request)
+        for extension in _EXTENSIONS:
+            queryset = extension.get_queryset(request, queryset)
+        return queryset
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        fieldsets = [(name, dict(options)) for name, options in super().get_fieldsets(request, obj)]
+        return [*fieldsets, *(f for e in _EXTENSIONS for f in e.fieldsets)]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        added = [
+            field
+            for e in _EXTENSIONS
+            for _title, options in e.fieldsets
+            for field in options["fields"]
+        ]
+        return [*super().get_readonly_fields(request, obj), *added]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        for extension in _EXTENSIONS:
+            extra_context.update(extension.change_view_context(self, request, object_id))
+        return super().change_view(request, object_id, form_url, extra_context)
+
     readonly_fields = [
         "number",
         "status",
@@ -198,6 +301,7 @@ class OrderAdmin(admin.ModelAdmin):
             path(
                 "cancel/", self.admin_site.admin_view(self.cancel_view), name="orders_order_cancel"
             ),
+            *(url for extension in _EXTENSIONS for url in extension.get_urls(self)),
             *super().get_urls(),
         ]
 
@@ -268,7 +372,7 @@ class OrderAdmin(admin.ModelAdmin):
             "title": _("Mark shipped"),
             "opts": self.model._meta,
             "form": form,
-            "shippable_statuses": [OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED],
+            "shippable_statuses": SHIPPABLE_STATUSES,
         }
         return TemplateResponse(request, "admin/orders/order/ship.html", context)
 

@@ -20,7 +20,14 @@ from orders.exceptions import (
     OrderError,
     OutOfStock,
 )
-from orders.models import Order, OrderLine, OrderStatus, Shipment, ShipmentLine
+from orders.models import (
+    PLACED_STATUSES,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Shipment,
+    ShipmentLine,
+)
 from orders.selectors import order_lines_left_to_ship
 from orders.shipping import SHIPPING_METHODS
 from orders.signals import order_cancelled, order_shipped
@@ -291,7 +298,7 @@ def order_ship(
         )
         responses = order_shipped.send(sender=Order, order=order, shipment=shipment)
     # What the receivers did, in words for staff ("capture queued", "already paid").
-    shipment.notes = [str(response) for _receiver, response in responses if response]
+    shipment.notes = tuple(str(response) for _receiver, response in responses if response)
     return shipment
 
 
@@ -320,7 +327,7 @@ def order_cancel(*, order_id: int) -> Order:
                 line.save(update_fields=["cancelled_quantity"])
                 cancelled_value += line.unit_price_amount * left
                 to_release.append((line, left))
-        nothing_shipped = order.status in (OrderStatus.CONFIRMED, OrderStatus.IN_REVIEW)
+        nothing_shipped = order.status in PLACED_STATUSES
         if nothing_shipped:
             cancelled_value += order.shipping_amount
             _move(order, OrderStatus.CANCELLED)

@@ -13,8 +13,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from orders.admin import OrderAdmin as BaseOrderAdmin
-from orders.admin import ReadOnlyInline
+from orders.admin import OrderAdminExtension, ReadOnlyInline, register_order_admin_extension
 from orders.models import Order, OrderStatus
 from payments.exceptions import PaymentError
 from payments.forms import RefundForm
@@ -104,103 +103,97 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         return queryset
 
 
-admin.site.unregister(Order)
+@admin.display(description=gettext_lazy("paid (captured less refunded)"))
+def paid(order: Order) -> str:
+    balance = order_balance(order=order)
+    return format_money(balance.paid, balance.currency)
 
 
-@admin.register(Order)
-class OrderAdmin(BaseOrderAdmin):
-    """The orders admin, with the payment, its ledger and the money actions alongside."""
+@admin.display(description=gettext_lazy("still to capture"))
+def outstanding(order: Order) -> str:
+    balance = order_balance(order=order)
+    return format_money(balance.outstanding, balance.currency)
 
-    inlines = [*BaseOrderAdmin.inlines, PaymentInline, LedgerInline]
-    list_display = [*BaseOrderAdmin.list_display, "payment_status"]
-    list_filter = [NeedsAttentionFilter, *BaseOrderAdmin.list_filter]
-    actions = [*BaseOrderAdmin.actions, "approve_review", "retry_failed_captures"]
+
+@admin.display(description=gettext_lazy("payment"))
+def payment_status(order: Order) -> str:
+    payments = list(order.payments.all())  # newest first
+    if not payments:
+        return "–"
+    label = payments[0].get_status_display()
+    if any(p.needs_attention for p in payments):
+        return format_html("⚠ {} ({})", label, _("needs attention"))
+    return label
+
+
+@admin.action(
+    description=gettext_lazy("Approve the payment review (fraud check)"),
+    permissions=["change"],
+)
+def approve_review(model_admin, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+    """Staff approve; to reject, they cancel the order (the hold is released, the customer told)."""
+    for order in queryset:
+        try:
+            payment_request_review_approval(order_id=order.pk)
+        except PaymentError as error:
+            model_admin.message_user(
+                request,
+                _("Order %(number)s: %(reason)s.") % {"number": order.number, "reason": error},
+                messages.ERROR,
+            )
+        else:
+            model_admin.message_user(
+                request,
+                _(
+                    "Order %(number)s: approval sent to the payment service; the order is "
+                    "confirmed and the customer e-mailed once it answers."
+                )
+                % {"number": order.number},
+                messages.SUCCESS,
+            )
+
+
+@admin.action(description=gettext_lazy("Retry failed captures"), permissions=["change"])
+def retry_failed_captures(model_admin, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+    for order in queryset:
+        count = payment_retry_failed_captures(order_id=order.pk)
+        if count:
+            model_admin.message_user(
+                request,
+                ngettext(
+                    "Order %(number)s: %(count)d capture queued again.",
+                    "Order %(number)s: %(count)d captures queued again.",
+                    count,
+                )
+                % {"number": order.number, "count": count},
+                messages.SUCCESS,
+            )
+        else:
+            model_admin.message_user(
+                request,
+                _(
+                    "Order %(number)s: no failed capture can be retried now (if the "
+                    "authorization expired, the customer must authorize again first)."
+                )
+                % {"number": order.number},
+                messages.WARNING,
+            )
+
+
+class PaymentsOrderAdmin(OrderAdminExtension):
+    """What payments adds to the order admin: the payment, its ledger and the money actions."""
+
+    inlines = [PaymentInline, LedgerInline]
+    list_display = [payment_status]
+    list_filter = [NeedsAttentionFilter]
+    actions = [approve_review, retry_failed_captures]
+    fieldsets = [(gettext_lazy("Payment"), {"fields": [paid, outstanding]})]
     change_form_template = "admin/payments/order_change_form.html"
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("payments")
+    def get_queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        return queryset.prefetch_related("payments")
 
-    def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), "paid", "outstanding"]
-
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = [(name, dict(options)) for name, options in super().get_fieldsets(request, obj)]
-        fieldsets.append((gettext_lazy("Payment"), {"fields": ["paid", "outstanding"]}))
-        return fieldsets
-
-    @admin.display(description=gettext_lazy("paid (captured less refunded)"))
-    def paid(self, order: Order) -> str:
-        balance = order_balance(order=order)
-        return format_money(balance.paid, balance.currency)
-
-    @admin.display(description=gettext_lazy("still to capture"))
-    def outstanding(self, order: Order) -> str:
-        balance = order_balance(order=order)
-        return format_money(balance.outstanding, balance.currency)
-
-    @admin.display(description=gettext_lazy("payment"))
-    def payment_status(self, order: Order) -> str:
-        payments = list(order.payments.all())  # newest first
-        if not payments:
-            return "–"
-        label = payments[0].get_status_display()
-        if any(p.needs_attention for p in payments):
-            return format_html("⚠ {} ({})", label, _("needs attention"))
-        return label
-
-    @admin.action(
-        description=gettext_lazy("Approve the payment review (fraud check)"),
-        permissions=["change"],
-    )
-    def approve_review(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        """Staff approve; to reject, they cancel the order (the hold is released, the customer told)."""
-        for order in queryset:
-            try:
-                payment_request_review_approval(order_id=order.pk)
-            except PaymentError as error:
-                self.message_user(
-                    request,
-                    _("Order %(number)s: %(reason)s.") % {"number": order.number, "reason": error},
-                    messages.ERROR,
-                )
-            else:
-                self.message_user(
-                    request,
-                    _(
-                        "Order %(number)s: approval sent to the payment service; the order is "
-                        "confirmed and the customer e-mailed once it answers."
-                    )
-                    % {"number": order.number},
-                    messages.SUCCESS,
-                )
-
-    @admin.action(description=gettext_lazy("Retry failed captures"), permissions=["change"])
-    def retry_failed_captures(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        for order in queryset:
-            count = payment_retry_failed_captures(order_id=order.pk)
-            if count:
-                self.message_user(
-                    request,
-                    ngettext(
-                        "Order %(number)s: %(count)d capture queued again.",
-                        "Order %(number)s: %(count)d captures queued again.",
-                        count,
-                    )
-                    % {"number": order.number, "count": count},
-                    messages.SUCCESS,
-                )
-            else:
-                self.message_user(
-                    request,
-                    _(
-                        "Order %(number)s: no failed capture can be retried now (if the "
-                        "authorization expired, the customer must authorize again first)."
-                    )
-                    % {"number": order.number},
-                    messages.WARNING,
-                )
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view_context(self, model_admin, request: HttpRequest, object_id: str) -> dict:
         try:
             order_id = Order._meta.pk.to_python(unquote(object_id))
         except ValidationError:
@@ -211,7 +204,7 @@ class OrderAdmin(BaseOrderAdmin):
             else None
         )
         if request.method == "GET" and order and order.status == OrderStatus.IN_REVIEW:
-            self.message_user(
+            model_admin.message_user(
                 request,
                 _(
                     "Order %(number)s is being verified by the payment service's fraud check: "
@@ -221,69 +214,75 @@ class OrderAdmin(BaseOrderAdmin):
                 % {"number": order.number},
                 messages.WARNING,
             )
-        extra_context = {
-            **(extra_context or {}),
+        return {
             "can_refund": order is not None
             and Payment.objects.filter(
                 order_id=order.pk, status__in=REFUNDABLE_STATUSES, captured_amount__gt=0
             ).exists(),
         }
-        return super().change_view(request, object_id, form_url, extra_context)
 
-    def get_urls(self):
+    def get_urls(self, model_admin) -> list:
+        def view(request: HttpRequest, order_id: int) -> HttpResponse:
+            return refund_view(model_admin, request, order_id)
+
         return [
             path(
                 "<int:order_id>/refund/",
-                self.admin_site.admin_view(self.refund_view),
-                name="orders_order_refund",
-            ),
-            *super().get_urls(),
+                model_admin.admin_site.admin_view(view),
+                name="payments_order_refund",
+            )
         ]
 
-    def refund_view(self, request: HttpRequest, order_id: int) -> HttpResponse:
-        """Ask for an amount, then queue the refund through the service."""
-        if not self.has_change_permission(request):
-            raise PermissionDenied
-        order = Order.objects.filter(pk=order_id).first()
-        payment = (
-            Payment.objects.filter(order_id=order_id, status__in=REFUNDABLE_STATUSES)
-            .order_by("-created_at")
-            .first()
+
+def refund_view(model_admin, request: HttpRequest, order_id: int) -> HttpResponse:
+    """Ask for an amount, then queue the refund through the service."""
+    if not model_admin.has_change_permission(request):
+        raise PermissionDenied
+    order = Order.objects.filter(pk=order_id).first()
+    payment = (
+        Payment.objects.filter(order_id=order_id, status__in=REFUNDABLE_STATUSES)
+        .order_by("-created_at")
+        .first()
+    )
+    if order is None or payment is None or payment.refundable_amount <= 0:
+        model_admin.message_user(
+            request, _("Nothing captured is left to refund."), messages.WARNING
         )
-        if order is None or payment is None or payment.refundable_amount <= 0:
-            self.message_user(request, _("Nothing captured is left to refund."), messages.WARNING)
-            return HttpResponseRedirect(reverse("admin:orders_order_changelist"))
-        form = RefundForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            amount = form.cleaned_data["amount"]
-            try:
-                payment_request_refund(
-                    payment_id=payment.pk,
-                    amount=amount,
-                    request_token=str(form.cleaned_data["request_token"]),
+        return HttpResponseRedirect(reverse("admin:orders_order_changelist"))
+    form = RefundForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        amount = form.cleaned_data["amount"]
+        try:
+            payment_request_refund(
+                payment_id=payment.pk,
+                amount=amount,
+                request_token=str(form.cleaned_data["request_token"]),
+            )
+        except PaymentError as error:
+            form.add_error("amount", str(error))
+        else:
+            model_admin.message_user(
+                request,
+                _(
+                    "Order %(number)s: the refund of %(amount)s is queued; the customer "
+                    "will be e-mailed once it is done."
                 )
-            except PaymentError as error:
-                form.add_error("amount", str(error))
-            else:
-                self.message_user(
-                    request,
-                    _(
-                        "Order %(number)s: the refund of %(amount)s is queued; the customer "
-                        "will be e-mailed once it is done."
-                    )
-                    % {"number": order.number, "amount": format_money(amount, payment.currency)},
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Refund order %(number)s") % {"number": order.number},
-            "opts": self.model._meta,
-            "order": order,
-            "payment": payment,
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/payments/refund.html", context)
+                % {"number": order.number, "amount": format_money(amount, payment.currency)},
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": _("Refund order %(number)s") % {"number": order.number},
+        "opts": model_admin.model._meta,
+        "order": order,
+        "payment": payment,
+        "form": form,
+    }
+    return TemplateResponse(request, "admin/payments/refund.html", context)
+
+
+register_order_admin_extension(PaymentsOrderAdmin())
 
 
 class RecordAdmin(admin.ModelAdmin):

@@ -15,6 +15,6 @@ class PaymentsConfig(AppConfig):
             dispatch_uid="payments.capture_payment_on_order_shipped",
         )
         order_cancelled.connect(
-            receivers.release_payment_on_order_cancelled,
-            dispatch_uid="payments.release_payment_on_order_cancelled",
+            receivers.void_payment_on_order_cancelled,
+            dispatch_uid="payments.void_payment_on_order_cancelled",
         )

@@ -1,4 +1,7 @@
-"""E-mails about payments: queued with the event they report, sent once by the worker."""
+"""E-mails about payments: queued with the event they report, sent once by the worker.
+
+The sending task, ``customer_email_send_task``, lives here beside the service it runs.
+"""
 
 import logging
 
@@ -6,6 +9,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, send_mail
 from django.db import transaction
+from django.tasks import task
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -18,7 +22,7 @@ logger = logging.getLogger(__name__)
 TEMPLATES = {
     CustomerEmail.Kind.CAPTURED: "payments/email/captured",
     CustomerEmail.Kind.REFUNDED: "payments/email/refunded",
-    CustomerEmail.Kind.RELEASED: "payments/email/released",
+    CustomerEmail.Kind.VOIDED: "payments/email/released",
     CustomerEmail.Kind.REAUTHORIZE: "payments/email/reauthorize",
     CustomerEmail.Kind.IN_REVIEW: "payments/email/in_review",
     CustomerEmail.Kind.REVIEW_APPROVED: "payments/email/review_approved",
@@ -56,8 +60,6 @@ def customer_email_queue(
 
     Idempotent per ``key``: the same event never queues a second e-mail.
     """
-    from payments.tasks import send_customer_email
-
     with transaction.atomic():
         order = Order.objects.only("email", "currency").get(pk=order_id)
         email, created = CustomerEmail.objects.get_or_create(
@@ -72,7 +74,7 @@ def customer_email_queue(
             },
         )
         if created:
-            send_customer_email.enqueue(email_id=email.pk)
+            customer_email_send_task.enqueue(email_id=email.pk)
     return email
 
 
@@ -82,11 +84,9 @@ def customer_email_requeue_unsent(*, older_than) -> list[str]:
     Sending claims the row under a lock, so an e-mail whose first task is
     still queued is not sent twice.
     """
-    from payments.tasks import send_customer_email
-
     keys = []
     for email in CustomerEmail.objects.filter(sent_at__isnull=True, created_at__lte=older_than):
-        send_customer_email.enqueue(email_id=email.pk)
+        customer_email_send_task.enqueue(email_id=email.pk)
         keys.append(email.key)
     return keys
 
@@ -114,6 +114,11 @@ def customer_email_send(*, email_id: int) -> bool:
         logger.exception("Sending customer e-mail %s failed", email.key)
         raise
     return True
+
+
+@task()
+def customer_email_send_task(email_id: int) -> bool:
+    return customer_email_send(email_id=email_id)
 
 
 def _render(email: CustomerEmail) -> EmailMultiAlternatives:

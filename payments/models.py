@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -59,10 +60,11 @@ PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
     PaymentStatus.FAILED: frozenset(),
     PaymentStatus.EXPIRED: frozenset(),
 }
+# Named sets of statuses, beside the table; code uses these, never a tuple of its own.
 CAPTURABLE_STATUSES = frozenset({PaymentStatus.AUTHORIZED, PaymentStatus.PARTIALLY_CAPTURED})
-VOIDABLE_STATUSES = frozenset(
-    {PaymentStatus.AUTHORIZED, PaymentStatus.PARTIALLY_CAPTURED, PaymentStatus.IN_REVIEW}
-)
+# A hold exists at the provider: what can lapse, and what a void releases.
+HOLDING_STATUSES = CAPTURABLE_STATUSES | {PaymentStatus.IN_REVIEW}
+VOIDABLE_STATUSES = HOLDING_STATUSES
 REFUNDABLE_STATUSES = frozenset(
     {
         PaymentStatus.PARTIALLY_CAPTURED,
@@ -70,6 +72,10 @@ REFUNDABLE_STATUSES = frozenset(
         PaymentStatus.PARTIALLY_REFUNDED,
         PaymentStatus.EXPIRED,
     }
+)
+# The hold is gone (lapsed, declined, released): a new authorization may replace it.
+REPLACEABLE_STATUSES = frozenset(
+    {PaymentStatus.EXPIRED, PaymentStatus.FAILED, PaymentStatus.VOIDED}
 )
 
 
@@ -295,7 +301,8 @@ class CustomerEmail(models.Model):
     class Kind(models.TextChoices):
         CAPTURED = "captured", _("Amount debited")
         REFUNDED = "refunded", _("Refund")
-        RELEASED = "released", _("Order cancelled, hold released")
+        # The void of the hold; the stored value keeps the customer's word for it.
+        VOIDED = "released", _("Order cancelled, hold released")
         REAUTHORIZE = "reauthorize", _("Authorization expired, new one asked")
         IN_REVIEW = "in_review", _("Payment being verified")
         REVIEW_APPROVED = "review_approved", _("Payment verified, order confirmed")
@@ -315,7 +322,7 @@ class CustomerEmail(models.Model):
     )
     to = models.EmailField(_("to"))
     amount = models.PositiveIntegerField(_("amount (cents)"), null=True, blank=True)
-    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    currency = models.CharField(_("currency"), max_length=3, default=settings.SHOP_CURRENCY)
     created_at = models.DateTimeField(_("queued"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
 

@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 from orders.exceptions import ShipmentBlocked
 from orders.models import Order, Shipment
 from payments.exceptions import PaymentError
-from payments.services import payment_request_capture, payment_request_release
+from payments.services import payment_request_capture, payment_request_void
 
 
 def capture_payment_on_order_shipped(
@@ -31,6 +31,6 @@ def capture_payment_on_order_shipped(
         ) from error
 
 
-def release_payment_on_order_cancelled(sender: type[Order], *, order: Order, **kwargs) -> None:
-    """Record the release of what is left of the hold, in the cancellation's transaction."""
-    payment_request_release(order_id=order.pk)
+def void_payment_on_order_cancelled(sender: type[Order], *, order: Order, **kwargs) -> None:
+    """Record the void of what is left of the hold, in the cancellation's transaction."""
+    payment_request_void(order_id=order.pk)

@@ -1,51 +1,65 @@
-"""Work the worker does: money moves, e-mails and the periodic watch. Tasks only call services."""
+"""The worker's tasks. Each is defined beside the service it runs; this lists them.
 
-from datetime import timedelta
+- ``payment_operation_run_task`` (``payments.operations.engine``): every money
+  operation, by name (capture, void, refund, review approval);
+- ``customer_email_send_task`` (``payments.emails``);
+- ``payment_event_process_task`` (``payments.operations.provider_events``);
+- ``payment_watch_authorizations_task`` (``payments.operations.recovery``).
+
+The older task names below only run rows queued before the operations got one
+task; nothing enqueues them any more, and they can go once no such row is left.
+"""
 
 from django.tasks import task
 from django.utils import timezone
 
-from payments.emails import customer_email_send
-from payments.services import (
-    payment_approve_review,
-    payment_capture,
-    payment_event_process,
-    payment_refund,
-    payment_void,
-    payment_watch_authorizations,
-)
+from payments.emails import customer_email_send, customer_email_send_task
+from payments.models import LedgerOperation
+from payments.operations.engine import payment_operation_run, payment_operation_run_task
+from payments.operations.provider_events import payment_event_process, payment_event_process_task
+from payments.operations.recovery import WATCH_INTERVAL, payment_watch_authorizations_task
+from payments.services import payment_watch_authorizations
 
-WATCH_INTERVAL = timedelta(minutes=15)
-
-
-@task()
-def capture_payment(payment_id: int, idempotency_key: str, attempt: int = 1) -> str:
-    return payment_capture(payment_id=payment_id, idempotency_key=idempotency_key, attempt=attempt)
+__all__ = [
+    "customer_email_send_task",
+    "payment_event_process_task",
+    "payment_operation_run_task",
+    "payment_watch_authorizations_task",
+]
 
 
-@task()
-def void_payment(payment_id: int, idempotency_key: str, attempt: int = 1) -> str:
-    return payment_void(payment_id=payment_id, idempotency_key=idempotency_key, attempt=attempt)
+# Rows queued before this release ----------------------------------------------
 
 
-@task()
-def refund_payment(payment_id: int, idempotency_key: str, attempt: int = 1) -> str:
-    return payment_refund(payment_id=payment_id, idempotency_key=idempotency_key, attempt=attempt)
-
-
-@task()
-def approve_payment_review(payment_id: int, idempotency_key: str, attempt: int = 1) -> str:
-    return payment_approve_review(
-        payment_id=payment_id, idempotency_key=idempotency_key, attempt=attempt
+def _run(operation: str, payment_id: int, idempotency_key: str, attempt: int) -> str:
+    return payment_operation_run(
+        operation=operation, payment_id=payment_id, idempotency_key=idempotency_key, attempt=attempt
     )
 
 
 @task()
-def process_provider_event(event_pk: int) -> str:
-    """A webhook event, after the endpoint answered: its handler brings the payment in line."""
-    from payments.webhooks import HANDLERS
+def capture_payment(payment_id: int, idempotency_key: str, attempt: int = 1) -> str:
+    return _run(LedgerOperation.CAPTURE, payment_id, idempotency_key, attempt)
 
-    return payment_event_process(event_pk=event_pk, handlers=HANDLERS)
+
+@task()
+def void_payment(payment_id: int, idempotency_key: str, attempt: int = 1) -> str:
+    return _run(LedgerOperation.VOID, payment_id, idempotency_key, attempt)
+
+
+@task()
+def refund_payment(payment_id: int, idempotency_key: str, attempt: int = 1) -> str:
+    return _run(LedgerOperation.REFUND, payment_id, idempotency_key, attempt)
+
+
+@task()
+def approve_payment_review(payment_id: int, idempotency_key: str, attempt: int = 1) -> str:
+    return _run(LedgerOperation.APPROVE_REVIEW, payment_id, idempotency_key, attempt)
+
+
+@task()
+def process_provider_event(event_pk: int) -> str:
+    return payment_event_process(event_pk=event_pk)
 
 
 @task()
@@ -55,10 +69,12 @@ def send_customer_email(email_id: int) -> bool:
 
 @task()
 def watch_authorizations(reschedule: bool = True) -> dict:
-    """Expire lapsed holds, warn staff, recover stalled operations; then run again later."""
+    """Runs the check once and hands the schedule over to the new task."""
     try:
         report = payment_watch_authorizations()
     finally:
         if reschedule:
-            watch_authorizations.using(run_after=timezone.now() + WATCH_INTERVAL).enqueue()
+            payment_watch_authorizations_task.using(
+                run_after=timezone.now() + WATCH_INTERVAL
+            ).enqueue()
     return {"expired": report.expired, "warned": report.warned, "requeued": report.requeued}

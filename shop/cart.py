@@ -4,8 +4,9 @@ Only identifiers and quantities are stored: names and prices are read from the
 catalogue each time, so what the browser sends never sets a price.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.utils.translation import gettext as _
 
@@ -39,7 +40,7 @@ class CartLine:
 @dataclass(frozen=True)
 class CartSummary:
     lines: list[CartLine]
-    currency: str = "EUR"
+    currency: str = field(default_factory=lambda: settings.SHOP_CURRENCY)
 
     @property
     def subtotal_amount(self) -> int:

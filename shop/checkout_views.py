@@ -1,7 +1,8 @@
 """Checkout: details, shipping, payment, review and place order, then confirmation.
 
-The storefront drives the checkout because it spans both sides: it asks
-``orders`` to place the order and ``payments`` to authorize it.
+Placing the order spans both sides (``orders`` places it, ``payments``
+authorizes it): the views call the checkout service, ``shop.checkout.services``,
+and the payments services for the re-authorization link; they decide no rule.
 """
 
 import uuid
@@ -17,9 +18,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from orders.exceptions import OutOfStock
-from orders.models import Order, OrderStatus
+from orders.models import Order
 from orders.selectors import order_get_with_lines
-from orders.services import CustomerDetails, order_place
+from orders.services import CustomerDetails
 from orders.shipping import SHIPPING_METHODS
 from payments.emails import reauthorize_signature_valid
 from payments.exceptions import PaymentError, ProviderUnavailable
@@ -29,15 +30,21 @@ from payments.models import PaymentStatus
 from payments.providers.base import CardDetails
 from payments.selectors import payment_latest_for_order
 from payments.services import (
-    payment_authorize,
     payment_card_session_read,
     payment_card_session_start,
     payment_complete_authentication,
-    payment_create_for_order,
-    payment_outstanding_amount,
+    payment_reauthorization,
+    payment_reauthorize,
 )
 from shop.cart import Cart, CartSummary
-from shop.checkout import CheckoutState
+from shop.checkout.services import (
+    PaymentChoice,
+    checkout_complete_authentication,
+    checkout_is_placed,
+    checkout_place_order,
+    checkout_placed_order,
+)
+from shop.checkout.state import CheckoutState
 from shop.forms import CustomerDetailsForm, ShippingMethodForm
 
 
@@ -202,17 +209,13 @@ def checkout_review(request: HttpRequest) -> HttpResponse:
     )
 
 
-# A placed order: authorized, possibly held by the payment service's fraud check.
-PLACED = (OrderStatus.CONFIRMED, OrderStatus.IN_REVIEW)
-
-
 def _already_placed(request: HttpRequest) -> HttpResponse | None:
     """The form was sent again after its order was placed: show that order."""
     try:
         token = uuid.UUID(request.POST.get("checkout_token", ""))
     except ValueError:
         return None
-    order = Order.objects.filter(checkout_token=token, status__in=PLACED).first()
+    order = checkout_placed_order(checkout_token=token)
     state = CheckoutState(request.session)
     if order is not None and state.placed(order.token):
         return redirect("shop:order_confirmation", token=order.token)
@@ -223,24 +226,15 @@ def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
     if request.POST.get("checkout_token") != str(state.token):
         messages.error(request, _("Your order changed in another tab: please check it again."))
         return redirect("shop:checkout_review")
-    cart = Cart(request.session)
+    card = state.payment
     try:
-        order = order_place(
+        outcome = checkout_place_order(
             checkout_token=state.token,
-            quantities=cart.quantities(),
+            quantities=Cart(request.session).quantities(),
             customer=CustomerDetails(**state.customer),
             shipping_method=state.shipping_method,
             language=get_language(),
-        )
-    except OutOfStock as error:
-        messages.error(request, str(error))
-        return redirect("shop:cart")
-
-    if order.status == OrderStatus.PENDING_PAYMENT:
-        card = state.payment
-        try:
-            payment = payment_create_for_order(
-                order_id=order.pk,
+            payment=PaymentChoice(
                 method=card.get("method", "card"),
                 payment_token=card["token"],
                 card=CardDetails(
@@ -249,27 +243,25 @@ def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
                     exp_month=card["exp_month"],
                     exp_year=card["exp_year"],
                 ),
-            )
-            payment = payment_authorize(
-                payment_id=payment.pk,
-                return_url=request.build_absolute_uri(
-                    reverse("shop:checkout_authentication_return")
-                ),
-            )
-        except ProviderUnavailable:
-            # Unknown outcome: keep this attempt; sending the form again asks with the same key.
-            messages.error(request, payment_failure_message("provider_unavailable"))
-            return redirect("shop:checkout_review")
-        except PaymentError as error:
-            return _payment_failed(request, state, error.code)
-        if payment.action_url:  # 3-D Secure: the bank's page first
-            return redirect(payment.action_url)
-        order.refresh_from_db(fields=["status"])
-    return _after_authorization(request, state, order)
+            ),
+            return_url=request.build_absolute_uri(reverse("shop:checkout_authentication_return")),
+        )
+    except OutOfStock as error:
+        messages.error(request, str(error))
+        return redirect("shop:cart")
+    except ProviderUnavailable:
+        # Unknown outcome: keep this attempt; sending the form again asks with the same key.
+        messages.error(request, payment_failure_message("provider_unavailable"))
+        return redirect("shop:checkout_review")
+    except PaymentError as error:
+        return _payment_failed(request, state, error.code)
+    if outcome.action_url:  # 3-D Secure: the bank's page first
+        return redirect(outcome.action_url)
+    return _after_authorization(request, state, outcome.order)
 
 
 def _after_authorization(request: HttpRequest, state: CheckoutState, order: Order) -> HttpResponse:
-    if order.status in PLACED:
+    if checkout_is_placed(order):
         Cart(request.session).clear()
         state.finish(order.token)
         return redirect("shop:order_confirmation", token=order.token)
@@ -282,20 +274,16 @@ def _after_authorization(request: HttpRequest, state: CheckoutState, order: Orde
 def checkout_authentication_return(request: HttpRequest) -> HttpResponse:
     """Back from the bank's 3-D Secure page: ask the provider how it went."""
     state = CheckoutState(request.session)
-    order = Order.objects.filter(checkout_token=state.token).first()
+    try:
+        order = checkout_complete_authentication(checkout_token=state.token)
+    except ProviderUnavailable:
+        messages.error(request, payment_failure_message("provider_unavailable"))
+        return redirect("shop:checkout_review")
+    except PaymentError as error:
+        return _payment_failed(request, state, error.code)
     if order is None:
         messages.error(request, _("Your checkout has expired. Please try again."))
         return redirect("shop:cart")
-    payment = payment_latest_for_order(order_id=order.pk)
-    if payment is not None and payment.action_url:
-        try:
-            payment_complete_authentication(payment_id=payment.pk)
-        except ProviderUnavailable:
-            messages.error(request, payment_failure_message("provider_unavailable"))
-            return redirect("shop:checkout_review")
-        except PaymentError as error:
-            return _payment_failed(request, state, error.code)
-    order.refresh_from_db(fields=["status"])
     return _after_authorization(request, state, order)
 
 
@@ -318,10 +306,6 @@ def order_confirmation(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
         "shop/order_confirmation.html",
         {"order": order, "payment": payment_latest_for_order(order_id=order.pk)},
     )
-
-
-# A new authorization is asked for when the last one lapsed or failed.
-REAUTHORIZABLE = (PaymentStatus.EXPIRED, PaymentStatus.FAILED, PaymentStatus.VOIDED)
 
 
 def _link(request: HttpRequest, token: uuid.UUID) -> tuple[Order, str, str]:
@@ -349,17 +333,8 @@ def order_reauthorize(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     """The link e-mailed when an authorization lapsed: authorize what is left, again."""
     signature = request.GET.get("sig", "")
     order = _order_for_link(token, signature)
-    outstanding = payment_outstanding_amount(order_id=order.pk)
-    current = payment_latest_for_order(order_id=order.pk)
-    needed = (
-        order.status in (OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED)
-        and outstanding > 0
-        and (
-            current is None
-            or current.status in REAUTHORIZABLE
-            or (current.status == PaymentStatus.PENDING and current.action_url)
-        )
-    )
+    reauthorization = payment_reauthorization(order=order)
+    outstanding, needed = reauthorization.outstanding, reauthorization.needed
     if request.method == "POST" and needed:
         query = "?" + urlencode({"sig": signature})
         session = payment_card_session_start(
@@ -375,7 +350,12 @@ def order_reauthorize(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     return render(
         request,
         "shop/order_reauthorize.html",
-        {"order": order, "outstanding": outstanding, "needed": needed, "payment": current},
+        {
+            "order": order,
+            "outstanding": outstanding,
+            "needed": needed,
+            "payment": reauthorization.current,
+        },
     )
 
 
@@ -392,14 +372,9 @@ def order_reauthorize_return(request: HttpRequest, token: uuid.UUID) -> HttpResp
         messages.error(request, _("The card details were not received. Please enter them again."))
         return redirect(back)
     try:
-        payment = payment_create_for_order(
+        payment = payment_reauthorize(
             order_id=order.pk,
-            payment_token=completed.payment_token,
-            card=completed.card,
-            method=completed.method,
-        )
-        payment = payment_authorize(
-            payment_id=payment.pk,
+            session=completed,
             return_url=request.build_absolute_uri(
                 reverse("shop:order_reauthorize_authentication", kwargs={"token": order.token})
             )

@@ -14,4 +14,5 @@ def storefront(request: HttpRequest) -> dict:
         "cart_item_count": sum(quantities.values()),
         "payments_test_mode": get_provider().is_test_mode,
         "payments_provider": settings.PAYMENTS_PROVIDER,
+        "catalogue_language": settings.SHOP_CATALOGUE_LANGUAGE,
     }

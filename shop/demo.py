@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -312,7 +313,7 @@ def _create_product(
         description=spec.description,
         image_alt=spec.image_alt,
         price_amount=spec.price_amount,
-        currency="EUR",
+        currency=settings.SHOP_CURRENCY,
         is_active=True,
         position=position,
     )

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -17,7 +18,7 @@ class Product(models.Model):
     price_amount = models.PositiveIntegerField(
         _("price (cents)"), help_text=_("In minor units: 12900 means 129.00.")
     )
-    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    currency = models.CharField(_("currency"), max_length=3, default=settings.SHOP_CURRENCY)
     is_active = models.BooleanField(_("on sale"), default=True)
     position = models.PositiveIntegerField(_("position"), default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -334,6 +334,27 @@ elif not re.fullmatch(r"https?://[^/\s?#]+", SHOP_BASE_URL):
 elif not DEBUG and not SHOP_BASE_URL.startswith("https://"):
     raise ImproperlyConfigured("SHOP_BASE_URL must start with https:// when DEBUG is off.")
 SHOP_CURRENCY = "EUR"
+# The company behind the shop, shown on the legal pages (terms of sale, legal
+# notice, returns, contact, privacy) and as the merchant on the payment page.
+# PLACEHOLDERS: replace every value with the real company's before going live.
+SHOP_COMPANY = {
+    "trade_name": env.str("SHOP_TRADE_NAME", default="Boutique"),
+    "legal_name": "Boutique Exemple SAS",
+    "legal_form": "SAS (société par actions simplifiée)",
+    "share_capital": "10 000 €",
+    "address": "12 rue de l'Exemple, 75011 Paris, France",
+    "registration": "RCS Paris 000 000 000",
+    "vat_number": "FR00 000000000",
+    "publication_director": "Camille Exemple",
+    "email": "contact@boutique.example",
+    "phone": "+33 1 00 00 00 00",
+    "host": "Hébergeur Exemple SAS, 1 avenue de l'Hébergement, 59100 Roubaix, France, +33 9 00 00 00 00",
+    "mediator": "Médiateur Exemple de la consommation, 1 rue de la Médiation, 75008 Paris, https://mediateur.example",
+    "privacy_email": "privacy@boutique.example",
+}
+# The language the catalogue (product names, descriptions, alt texts) is written in:
+# marked with lang="…" on pages shown in another language.
+SHOP_CATALOGUE_LANGUAGE = "fr"
 # How often the capture task retries a provider that does not answer.
 PAYMENTS_CAPTURE_MAX_ATTEMPTS = env.int("PAYMENTS_CAPTURE_MAX_ATTEMPTS", default=6)
 PAYMENTS_CAPTURE_RETRY_BASE_SECONDS = env.int("PAYMENTS_CAPTURE_RETRY_BASE_SECONDS", default=30)

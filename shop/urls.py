@@ -5,8 +5,8 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.i18n import set_language
 
-from payments.webhooks import stripe_webhook
-from shop import checkout_views, views
+from payments.providers.stripe.webhooks import stripe_webhook
+from shop import checkout_views, legal, views
 
 admin.site.site_header = _("Boutique back office")
 admin.site.site_title = _("Boutique back office")
@@ -17,6 +17,11 @@ storefront = (
         path("products/<slug:slug>/", views.product_detail, name="product_detail"),
         path("products/<slug:slug>/add/", views.cart_add, name="cart_add"),
         path("cart/", views.cart_detail, name="cart"),
+        path("legal/terms/", legal.legal_page, {"page": "terms"}, name="legal_terms"),
+        path("legal/notice/", legal.legal_page, {"page": "notice"}, name="legal_notice"),
+        path("legal/returns/", legal.legal_page, {"page": "returns"}, name="legal_returns"),
+        path("legal/privacy/", legal.legal_page, {"page": "privacy"}, name="legal_privacy"),
+        path("contact/", legal.legal_page, {"page": "contact"}, name="legal_contact"),
         path("cart/update/", views.cart_update, name="cart_update"),
         path("cart/remove/", views.cart_remove, name="cart_remove"),
         path("checkout/", checkout_views.checkout_details, name="checkout_details"),

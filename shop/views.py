@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from shop.cart import Cart, CartError
+from shop.cart import MAX_QUANTITY_PER_LINE, Cart, CartError
 from shop.forms import AddToCartForm, CartQuantityForm
 from shop.models import Product, ProductVariant
 
@@ -23,13 +23,23 @@ def product_list(request: HttpRequest) -> HttpResponse:
     return render(request, "shop/product_list.html", {"products": _products_with_variants()})
 
 
+def _product_context(product: Product, form: AddToCartForm) -> dict:
+    # The error summary's link to the sizes lands on the first size that can be chosen.
+    available = [variant.pk for variant in product.variants.all() if variant.in_stock]
+    return {
+        "product": product,
+        "form": form,
+        "first_available": available[0] if available else None,
+    }
+
+
 @require_GET
 def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     product = get_object_or_404(_products_with_variants(), slug=slug)
     return render(
         request,
         "shop/product_detail.html",
-        {"product": product, "form": AddToCartForm(product=product)},
+        _product_context(product, AddToCartForm(product=product)),
     )
 
 
@@ -39,7 +49,7 @@ def cart_add(request: HttpRequest, slug: str) -> HttpResponse:
     form = AddToCartForm(request.POST, product=product)
     if not form.is_valid():
         return render(
-            request, "shop/product_detail.html", {"product": product, "form": form}, status=422
+            request, "shop/product_detail.html", _product_context(product, form), status=422
         )
     variant = form.cleaned_data["variant"]
     try:
@@ -58,7 +68,9 @@ def cart_add(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def cart_detail(request: HttpRequest) -> HttpResponse:
     summary = Cart(request.session).summary()
-    return render(request, "shop/cart.html", {"cart": summary})
+    return render(
+        request, "shop/cart.html", {"cart": summary, "max_quantity": MAX_QUANTITY_PER_LINE}
+    )
 
 
 @require_POST

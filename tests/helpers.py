@@ -1,20 +1,20 @@
 """Helpers shared by tests: run the worker, and reach an authorized order through services."""
 
 import contextlib
+import uuid
 from unittest import mock
 
 from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
 from orders.models import Order
-from orders.services import CustomerDetails, order_place
+from orders.services import CustomerDetails
+from payments.exceptions import PaymentError
+from payments.models import LedgerEvent, LedgerOperation, PaymentLedgerEntry
 from payments.providers.sandbox import gateway
 from payments.providers.sandbox.testcards import TEST_CARDS
-from payments.services import (
-    payment_authorize,
-    payment_card_session_read,
-    payment_create_for_order,
-)
+from payments.services import payment_card_session_read
+from shop.checkout.services import PaymentChoice, checkout_place_order
 
 APPROVED_VISA = "4242424242424242"
 DECLINED = "4000000000000002"
@@ -71,27 +71,22 @@ def customer(**overrides) -> CustomerDetails:
 
 
 def place_order(quantities: dict[int, int], *, number: str = APPROVED_VISA, **kwargs) -> Order:
-    """Place and authorize an order through the services the checkout uses."""
-    import uuid
-
-    order = order_place(
+    """Place and authorize an order through the checkout service."""
+    token, card = card_token(number)
+    order = checkout_place_order(
         checkout_token=kwargs.pop("checkout_token", uuid.uuid4()),
         quantities=quantities,
         customer=customer(),
         shipping_method=kwargs.pop("shipping_method", "standard"),
         language=kwargs.pop("language", "fr"),
-    )
-    token, card = card_token(number)
-    payment = payment_create_for_order(order_id=order.pk, payment_token=token, card=card)
-    payment_authorize(payment_id=payment.pk)
+        payment=PaymentChoice(method="card", payment_token=token, card=card),
+    ).order
     order.refresh_from_db()
     return order
 
 
 def capture_key(shipment) -> str:
     """The idempotency key of the capture requested for a parcel."""
-    from payments.models import LedgerEvent, LedgerOperation, PaymentLedgerEntry
-
     return (
         PaymentLedgerEntry.objects.filter(
             shipment=shipment, operation=LedgerOperation.CAPTURE, event=LedgerEvent.REQUESTED
@@ -112,27 +107,20 @@ def stripe_order(
     The ConfirmationToken is what the Payment Element makes in the browser;
     the rest is what the checkout does. A decline leaves the order declined.
     """
-    import uuid
-
-    from payments.exceptions import PaymentError
-
-    order = order_place(
-        checkout_token=uuid.uuid4(),
-        quantities=quantities,
-        customer=customer(),
-        shipping_method="standard",
-        language="fr",
-    )
     completed = payment_card_session_read(
         session_id=fake.create_confirmation_token(payment_method, wallet)
     )
-    payment = payment_create_for_order(
-        order_id=order.pk,
-        payment_token=completed.payment_token,
-        card=completed.card,
-        method=completed.method,
-    )
+    checkout_token = uuid.uuid4()
     with contextlib.suppress(PaymentError):
-        payment_authorize(payment_id=payment.pk, return_url=STRIPE_RETURN_URL)
-    order.refresh_from_db()
-    return order
+        checkout_place_order(
+            checkout_token=checkout_token,
+            quantities=quantities,
+            customer=customer(),
+            shipping_method="standard",
+            language="fr",
+            payment=PaymentChoice(
+                method=completed.method, payment_token=completed.payment_token, card=completed.card
+            ),
+            return_url=STRIPE_RETURN_URL,
+        )
+    return Order.objects.get(checkout_token=checkout_token)

@@ -545,7 +545,7 @@ def test_the_walk_finds_every_kind_of_route():
         "challenge",
         "stripe_webhook",
         "orders_order_ship",
-        "orders_order_refund",
+        "payments_order_refund",
         "orders_order_change",
         "login",
     ):

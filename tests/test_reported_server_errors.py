@@ -99,7 +99,7 @@ def test_a_refund_amount_that_overflows_is_explained(staff_client, order, run_ta
     assert Payment.objects.get().captured_amount > 0
     before = snapshot()
     response = staff_client.post(
-        reverse("admin:orders_order_refund", args=[order.pk]),
+        reverse("admin:payments_order_refund", args=[order.pk]),
         {"amount": "9e999999", "request_token": "5f1d7a3e-0000-4000-8000-000000000000"},
     )
     assert response.status_code == 200

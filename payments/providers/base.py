@@ -157,6 +157,22 @@ class PaymentState:
     disputed: bool = False
 
 
+@dataclass(frozen=True, kw_only=True)
+class ProviderNotice:
+    """What a provider's webhook event is about, decoded by that provider.
+
+    Only which payment: handlers never trust the event for the payment's
+    state, they read it afresh (``retrieve_state``), so events may arrive in
+    any order.
+    """
+
+    # The provider's reference of the payment; "" when the event names none.
+    provider_reference: str
+    # The shop's operation (idempotency key) the provider's object carries, if any:
+    # it finds the payment when the event arrives before the reference was stored.
+    operation: str = ""
+
+
 class PaymentProvider(abc.ABC):
     name: str
     is_test_mode: bool = False

@@ -26,7 +26,7 @@
     amount: options.amount,
     currency: options.currency,
     captureMethod: options.captureMethod,
-    paymentMethodTypes: options.paymentMethodTypes,
+    allowedPaymentMethodTypes: options.allowedPaymentMethodTypes,
     locale: options.locale
   });
   var payment = elements.create("payment", {

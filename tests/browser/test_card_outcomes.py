@@ -47,13 +47,13 @@ def test_3d_secure_challenge_approved_then_failed(device_page, live_server):
     expect(page.locator(".message-error")).to_contain_text("could not confirm")
     expect(page.get_by_test_id("cart-link")).to_contain_text("2")
 
-    page.get_by_label(re.compile("^Card:")).check()
+    page.get_by_role("radio", name=re.compile("^Card Visa")).check()
     page.get_by_role("button", name="Enter card details").click()
     page.wait_for_load_state("load")
     page.get_by_label("Card number").press_sequentially("4000002760003184")
     page.get_by_label("Expiry date (MM/YY)").fill("12/34")
     page.get_by_label("Security code").fill("123")
-    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name=re.compile("^Authorize")).click()
     page.get_by_role("button", name=re.compile("Place order")).click()
     page.get_by_role("button", name="Authenticate").click()
 

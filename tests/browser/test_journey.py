@@ -50,7 +50,7 @@ def buy(page, base_url: str, card: str = "4242 4242 4242 4242") -> None:
 
     page.get_by_label(re.compile("Standard delivery")).check()
     page.get_by_role("button", name="Continue to payment").click()
-    page.get_by_label(re.compile("^Card:")).check()
+    page.get_by_role("radio", name=re.compile("^Card Visa")).check()
     page.get_by_role("button", name="Enter card details").click()
 
     # The sandbox's own page: the shop never sees what is typed here.
@@ -60,7 +60,7 @@ def buy(page, base_url: str, card: str = "4242 4242 4242 4242") -> None:
     expect(page.locator("#card-brand")).to_have_text("Visa")
     page.get_by_label("Expiry date (MM/YY)").fill("12/34")
     page.get_by_label("Security code").fill("123")
-    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name=re.compile("^Authorize")).click()
 
 
 def test_shopper_buys_staff_ships_worker_captures_and_emails(page, staff_page, live_server):

@@ -7,6 +7,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from orders.models import Order, OrderStatus
+from tests.browser.test_accessibility import no_horizontal_scroll
 from tests.browser.test_journey import add_dress_and_checkout
 from tests.factories import ProductVariantFactory
 from tests.payments.test_methods import ANDROID_CHROME, IPHONE_SAFARI
@@ -69,7 +70,11 @@ def test_a_shopper_pays_on_paypals_or_alipays_page(page, live_server, service, p
     page.get_by_role("button", name="Enter card details").click()
 
     expect(page.get_by_test_id("wallet-account")).to_contain_text(service)
+    expect(page.get_by_test_id("merchant")).to_contain_text("Boutique")
     assert Axe().run(page).violations_count == 0
+    for width in (320, 375):  # the service's page fits a phone
+        page.set_viewport_size({"width": width, "height": 740})
+        no_horizontal_scroll(page, f"{service} page at {width} px")
     page.get_by_role("button", name=f"Confirm with {service}").click()
     expect(page.get_by_test_id("card")).to_have_text(re.compile(rf"^\s*{service}"))
     page.get_by_role("button", name=re.compile("Place order")).click()

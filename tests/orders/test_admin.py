@@ -204,7 +204,7 @@ def test_cancelling_a_shipped_order_is_refused_with_a_message(staff_client, orde
 def test_staff_refund_part_of_a_captured_order(staff_client, order, run_tasks):
     staff_client.post(ship_url(order), {"carrier": "colissimo"})
     run_tasks()
-    url = reverse("admin:orders_order_refund", args=[order.pk])
+    url = reverse("admin:payments_order_refund", args=[order.pk])
     page = staff_client.get(url).content.decode()
     token = re.search(r'name="request_token" value="([^"]+)"', page)[1]
 
@@ -224,7 +224,7 @@ def test_bad_refund_amounts_are_explained_and_change_nothing(
 ):
     staff_client.post(ship_url(order), {"carrier": "colissimo"})
     run_tasks()
-    url = reverse("admin:orders_order_refund", args=[order.pk])
+    url = reverse("admin:payments_order_refund", args=[order.pk])
     import uuid
 
     response = staff_client.post(url, {"amount": amount, "request_token": str(uuid.uuid4())})
@@ -235,7 +235,7 @@ def test_bad_refund_amounts_are_explained_and_change_nothing(
 
 
 def test_refund_before_any_capture_says_there_is_nothing_to_refund(staff_client, order):
-    response = staff_client.get(reverse("admin:orders_order_refund", args=[order.pk]))
+    response = staff_client.get(reverse("admin:payments_order_refund", args=[order.pk]))
     assert response.status_code == 302
 
 
@@ -281,3 +281,29 @@ def test_retry_failed_captures_action(staff_client, order, run_tasks):
     payment.refresh_from_db()
     assert payment.captured_amount == order.total_amount
     assert not payment.needs_attention
+
+
+def test_the_change_page_tables_have_no_empty_headers_and_scroll_by_keyboard(staff_client, order):
+    page = staff_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+
+    inlines = re.findall(r'<div class="wrapper"[^>]*>', page)
+    assert len(inlines) == 4  # lines, shipments, payments, ledger
+    for wrapper in inlines:
+        assert 'tabindex="0"' in wrapper and 'role="region"' in wrapper
+        assert "aria-labelledby=" in wrapper
+    assert not re.search(r"<th[^>]*>\s*</th>", page)
+
+
+def test_the_read_only_tables_keep_each_rows_id_so_the_page_still_saves(staff_client, order):
+    url = reverse("admin:orders_order_change", args=[order.pk])
+    response = staff_client.get(url)
+    page = response.content.decode()
+
+    rows = 0
+    for formset in response.context["inline_admin_formsets"]:
+        prefix = formset.formset.prefix
+        assert f'name="{prefix}-TOTAL_FORMS"' in page
+        for index, _form in enumerate(formset.formset.forms):
+            assert re.search(rf'name="{re.escape(prefix)}-{index}-id"', page)
+            rows += 1
+    assert rows >= 3  # a line, a payment, its ledger entries

@@ -23,6 +23,12 @@ rest from outside: ``complete_action`` (3-D Secure, PayPal, Alipay),
 ``fail_next``; they read ``requests`` (what was sent) and ``count`` (what really
 happened, replays excluded). ``event``, ``webhook`` and ``sign`` build signed
 webhooks that ``stripe.Webhook.construct_event`` accepts.
+
+Every request is first checked against the pinned version's contract, read from
+the library's generated parameter types (``stripe_contract``): what Stripe would
+refuse (an unknown parameter at any depth, a value outside an enum, a removed
+parameter such as ``payment_method_types``) gets Stripe's 400, and is noted in
+``contract_refusals``.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import stripe
+
+from tests.payments import stripe_contract as contract
 
 API_VERSION = "2026-10-28.endive"
 DAY = 24 * 60 * 60
@@ -132,11 +140,13 @@ CANCELABLE = (
     "requires_capture",
     "requires_confirmation",
     "requires_action",
+    "processing",
 )
 CANCELLATION_REASONS = ("duplicate", "fraudulent", "requested_by_customer", "abandoned")
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 REVIEW_CLOSED_REASONS = ("approved", "refunded", "refunded_as_fraud", "disputed", "redacted")
-# The request parameters each endpoint understands (all also take ``expand``).
+# The request parameters the fake implements per endpoint (all also take ``expand``); what
+# Stripe accepts is checked first, against the library's generated types (stripe_contract).
 CREATE_PARAMS = (
     "amount",
     "currency",
@@ -144,7 +154,8 @@ CREATE_PARAMS = (
     "confirmation_token",
     "return_url",
     "capture_method",
-    "payment_method_types",
+    "allowed_payment_method_types",
+    "excluded_payment_method_types",
     "payment_method_options",
     "automatic_payment_methods",
     "metadata",
@@ -156,6 +167,23 @@ CAPTURE_PARAMS = ("amount_to_capture", "final_capture", "metadata")
 CANCEL_PARAMS = ("cancellation_reason",)
 REFUND_PARAMS = ("payment_intent", "charge", "amount", "metadata", "reason")
 LIST_REFUNDS_PARAMS = ("payment_intent", "charge", "limit")
+# What the fake serves: method, path, handler ("retrieve:<object>" or a method name), and the
+# parameters it implements. Each is an operation of the stripe library (stripe_contract).
+ROUTES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("POST", r"/v1/payment_intents", "_create_payment_intent", CREATE_PARAMS),
+    ("GET", r"/v1/payment_intents/([^/]+)", "retrieve:payment_intent", ()),
+    ("POST", r"/v1/payment_intents/([^/]+)/capture", "_capture", CAPTURE_PARAMS),
+    ("POST", r"/v1/payment_intents/([^/]+)/cancel", "_cancel_intent", CANCEL_PARAMS),
+    ("POST", r"/v1/refunds", "_create_refund", REFUND_PARAMS),
+    ("GET", r"/v1/refunds", "_list_refunds", LIST_REFUNDS_PARAMS),
+    ("GET", r"/v1/refunds/([^/]+)", "retrieve:refund", ()),
+    ("POST", r"/v1/reviews/([^/]+)/approve", "_approve_review", ()),
+    ("GET", r"/v1/reviews/([^/]+)", "retrieve:review", ()),
+    ("GET", r"/v1/charges/([^/]+)", "retrieve:charge", ()),
+    ("GET", r"/v1/disputes/([^/]+)", "retrieve:dispute", ()),
+    ("GET", r"/v1/payment_methods/([^/]+)", "retrieve:payment_method", ()),
+    ("GET", r"/v1/confirmation_tokens/([^/]+)", "retrieve:confirmation_token", ()),
+)
 EXPANDABLE = ("latest_charge", "review", "charge", "payment_intent", "payment_method", "refunds")
 NOT_FOUND_NAMES = {
     "payment_intent": "payment_intent",
@@ -391,8 +419,12 @@ class StripeFake(stripe.HTTPClient):
     def __init__(self, *, multicapture: bool = True, now: int | None = None) -> None:
         super().__init__()
         self.multicapture = multicapture  # issuers grant multicapture when it is requested
+        # The status a new refund starts in; "pending" or "requires_action" until
+        # ``settle_refund`` (Stripe documents both for refunds not finished at once).
+        self.refund_status: Literal["succeeded", "pending", "requires_action"] = "succeeded"
         self.now = int(time.time()) if now is None else now  # the fake's clock (created, expiry)
         self.requests: list[RecordedRequest] = []
+        self.contract_refusals: list[RecordedRequest] = []  # refused by the pinned contract
         self.counts: Counter[tuple[str, str]] = Counter()  # (operation, id) -> real actions
         self._objects: dict[str, dict[str, Any]] = {}
         self._attempts: dict[str, _Attempt] = {}  # PaymentIntent id -> its payment method
@@ -511,17 +543,24 @@ class StripeFake(stripe.HTTPClient):
             self._close_review(review, reason)
             return self.get(review["id"])
 
-    def expire(self, payment_intent_id: str, *, cancel: bool = False) -> dict[str, Any]:
+    def expire(
+        self,
+        payment_intent_id: str,
+        *,
+        cancel: bool = False,
+        reason: Literal["expired", "automatic"] = "expired",
+    ) -> dict[str, Any]:
         """The authorization lapses: the next capture fails with ``charge_expired_for_capture``.
 
-        With ``cancel=True`` the PaymentIntent is canceled at once (reason ``automatic``),
-        as Stripe's own sweep eventually does.
+        With ``cancel=True`` the PaymentIntent is canceled at once (reason ``expired``, as
+        Stripe documents for a lapsed authorization; ``reason="automatic"`` for the other
+        sweeps Stripe names so), as Stripe's own sweep eventually does.
         """
         with self._lock:
             intent = self._control(payment_intent_id, "requires_capture")
             self._expired.add(payment_intent_id)
             if cancel:
-                self._cancel(intent, "automatic")
+                self._cancel(intent, reason)
             return self.get(payment_intent_id)
 
     def dispute(self, payment_intent_id: str, reason: str = "fraudulent") -> dict[str, Any]:
@@ -540,12 +579,15 @@ class StripeFake(stripe.HTTPClient):
                 "charge": charge["id"],
                 "created": self.now,
                 "currency": charge["currency"],
-                "evidence": {},
+                "enhanced_eligibility_types": [],
+                "evidence": {"enhanced_evidence": {}},
                 "evidence_details": {
                     "due_by": self.now + 7 * DAY,
+                    "enhanced_eligibility": {},
                     "has_evidence": False,
                     "past_due": False,
                     "submission_count": 0,
+                    "submission_method": "not_submitted",
                 },
                 "is_charge_refundable": False,
                 "livemode": False,
@@ -571,6 +613,23 @@ class StripeFake(stripe.HTTPClient):
             except ApiError as error:
                 raise ValueError(str(error)) from None
             return self.get(refund["id"])
+
+    def settle_refund(self, refund_id: str, *, succeed: bool = True) -> dict[str, Any]:
+        """A refund in progress succeeds, or fails (the money goes back to the balance)."""
+        with self._lock:
+            refund = self._objects.get(refund_id)
+            if refund is None or refund["object"] != "refund":
+                raise KeyError(f"no refund {refund_id!r} in the fake")
+            if refund["status"] not in ("pending", "requires_action"):
+                raise ValueError(f"{refund_id} is {refund['status']}, not in progress")
+            if succeed:
+                refund["status"] = "succeeded"
+            else:
+                refund.update(status="failed", failure_reason="declined")
+                charge = self._objects[refund["charge"]]
+                charge["amount_refunded"] -= refund["amount"]
+                charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
+            return self.get(refund_id)
 
     def fail_next(
         self,
@@ -730,11 +789,21 @@ class StripeFake(stripe.HTTPClient):
             return stored.status, stored.body, self._headers(headers, extra)
         request_id = self._new_id("req")
         try:
-            handler, allowed, args = self._route(method, record.path)
+            handler, implemented, args = self._route(method, record.path)
+            try:
+                contract.validate(method, record.path, record.params)
+            except contract.ContractError as error:
+                self.contract_refusals.append(record)
+                raise _invalid(error.message, code=error.code, param=error.param) from None
             for name in record.params:
-                if name not in (*allowed, "expand"):
-                    raise _invalid(
-                        f"Received unknown parameter: {name}", code="parameter_unknown", param=name
+                if name not in (*implemented, "expand"):
+                    # Stripe accepts it, the fake would ignore it: say so rather than pretend.
+                    raise ApiError(
+                        400,
+                        "invalid_request_error",
+                        f"StripeFake does not implement the parameter {name} (Stripe accepts it).",
+                        param=name,
+                        store=False,
                     )
             expand = record.params.get("expand", [])
             if not isinstance(expand, list) or not all(isinstance(e, str) for e in expand):
@@ -767,26 +836,13 @@ class StripeFake(stripe.HTTPClient):
         return Headers(result)
 
     def _route(self, method: str, path: str) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
-        """The handler for a request, the parameters it understands (besides expand), path ids."""
-        routes: tuple[tuple[str, str, Any, tuple[str, ...]], ...] = (
-            ("POST", r"/v1/payment_intents", self._create_payment_intent, CREATE_PARAMS),
-            ("GET", r"/v1/payment_intents/([^/]+)", self._retriever("payment_intent"), ()),
-            ("POST", r"/v1/payment_intents/([^/]+)/capture", self._capture, CAPTURE_PARAMS),
-            ("POST", r"/v1/payment_intents/([^/]+)/cancel", self._cancel_intent, CANCEL_PARAMS),
-            ("POST", r"/v1/refunds", self._create_refund, REFUND_PARAMS),
-            ("GET", r"/v1/refunds", self._list_refunds, LIST_REFUNDS_PARAMS),
-            ("GET", r"/v1/refunds/([^/]+)", self._retriever("refund"), ()),
-            ("POST", r"/v1/reviews/([^/]+)/approve", self._approve_review, ()),
-            ("GET", r"/v1/reviews/([^/]+)", self._retriever("review"), ()),
-            ("GET", r"/v1/charges/([^/]+)", self._retriever("charge"), ()),
-            ("GET", r"/v1/disputes/([^/]+)", self._retriever("dispute"), ()),
-            ("GET", r"/v1/payment_methods/([^/]+)", self._retriever("payment_method"), ()),
-            ("GET", r"/v1/confirmation_tokens/([^/]+)", self._retriever("confirmation_token"), ()),
-        )
-        for route_method, pattern, handler, allowed in routes:
+        """The handler for a request, the parameters it implements (besides expand), path ids."""
+        for route_method, pattern, handler, implemented in ROUTES:
             match = re.fullmatch(pattern, path)
             if route_method == method and match:
-                return handler, allowed, match.groups()
+                if handler.startswith("retrieve:"):
+                    return self._retriever(handler.removeprefix("retrieve:")), (), match.groups()
+                return getattr(self, handler), implemented, match.groups()
         raise ApiError(
             404,
             "invalid_request_error",
@@ -820,11 +876,28 @@ class StripeFake(stripe.HTTPClient):
         capture_method = _str_param(
             params, "capture_method", ("automatic", "automatic_async", "manual")
         )
-        types = params.get("payment_method_types")
+        types = params.get("allowed_payment_method_types")
         if types is not None and (
             not isinstance(types, list) or not all(isinstance(t, str) for t in types)
         ):
-            raise _invalid("Invalid array", param="payment_method_types")
+            raise _invalid("Invalid array", param="allowed_payment_method_types")
+        exclusive = [
+            name
+            for name in (
+                "allowed_payment_method_types",
+                "excluded_payment_method_types",
+                "automatic_payment_methods",
+                "payment_method_configuration",
+            )
+            if name in params
+        ]
+        if types is not None and len(exclusive) > 1:
+            # 2026-07-29.dahlia: allowed_payment_method_types is exclusive with the others.
+            raise _invalid(
+                f"You cannot use {' and '.join(exclusive)} together.",
+                code="parameters_exclusive",
+                param=exclusive[1],
+            )
         options = params.get("payment_method_options", {})
         if not isinstance(options, dict) or not all(isinstance(o, dict) for o in options.values()):
             raise _invalid("Invalid hash", param="payment_method_options")
@@ -859,7 +932,7 @@ class StripeFake(stripe.HTTPClient):
             if types is not None and method.type not in types:
                 raise _invalid(
                     f"The PaymentMethod type {method.type} is not allowed for this PaymentIntent "
-                    f"(payment_method_types: {', '.join(types)}).",
+                    f"(allowed_payment_method_types: {', '.join(types)}).",
                     code="payment_intent_incompatible_payment_method",
                     param="confirmation_token",
                 )
@@ -951,7 +1024,7 @@ class StripeFake(stripe.HTTPClient):
             raise self._unexpected_state(intent, "captured", "requires_capture")
         charge = self._objects[intent["latest_charge"]]
         if self._lapsed(intent):
-            self._cancel(intent, "automatic")
+            self._cancel(intent, "expired")
             raise ApiError(
                 400,
                 "invalid_request_error",
@@ -1223,11 +1296,11 @@ class StripeFake(stripe.HTTPClient):
         )
 
     def _release(self, intent: dict[str, Any]) -> None:
-        """What is held and not captured goes back: Stripe counts it as refunded on the charge."""
-        charge = self._objects.get(intent["latest_charge"] or "")
-        if charge is not None and intent["amount_capturable"]:
-            charge["amount_refunded"] += intent["amount_capturable"]
-            charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+        """What is held and not captured goes back to the customer.
+
+        Since 2025-03-31.basil the charge's ``amount_refunded`` no longer counts an
+        uncaptured remainder released (or a hold that lapses): only real refunds.
+        """
         intent["amount_capturable"] = 0
 
     def _cancel(self, intent: dict[str, Any], reason: str | None) -> None:
@@ -1248,7 +1321,11 @@ class StripeFake(stripe.HTTPClient):
         metadata: dict[str, str],
     ) -> dict[str, Any]:
         charge = self._captured_charge(intent)
-        refunded = sum(r["amount"] for r in self._refunds_of(charge["id"]))
+        refunded = sum(
+            r["amount"]
+            for r in self._refunds_of(charge["id"])
+            if r["status"] not in ("failed", "canceled")
+        )
         left = charge["amount_captured"] - refunded
         if left <= 0:
             raise ApiError(
@@ -1284,12 +1361,13 @@ class StripeFake(stripe.HTTPClient):
             "reason": reason,
             "receipt_number": None,
             "source_transfer_reversal": None,
-            "status": "succeeded",
+            "status": self.refund_status,
             "transfer_reversal": None,
         }
         self._objects[refund_id] = refund
         charge["amount_refunded"] += amount
-        charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+        # Fully refunded: all that was captured (a released remainder is not a refund).
+        charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
         review = self._objects.get(charge["review"] or "")
         if charge["refunded"] and review is not None and review["open"]:
             self._close_review(
@@ -1602,7 +1680,6 @@ class StripeFake(stripe.HTTPClient):
                 "object": "list",
                 "data": [copy.deepcopy(r) for r in reversed(refunds)],
                 "has_more": False,
-                "total_count": len(refunds),
                 "url": f"/v1/charges/{obj['id']}/refunds",
             }
             return None

@@ -128,9 +128,9 @@ def test_a_transient_error_schedules_a_retry_with_backoff(order, settings):
         outcome = payment_capture(payment_id=payment.pk, idempotency_key=key, attempt=2)
 
     assert outcome == OperationOutcome.RETRY_SCHEDULED
-    retry = DBTaskResult.objects.filter(task_path="payments.tasks.capture_payment").latest(
-        "enqueued_at"
-    )
+    retry = DBTaskResult.objects.filter(
+        task_path="payments.operations.engine.payment_operation_run_task"
+    ).latest("enqueued_at")
     assert retry.args_kwargs["kwargs"]["attempt"] == 3
     delay = (retry.run_after - retry.enqueued_at).total_seconds()
     assert 59 <= delay <= 61  # 30 s × 2^(attempt - 1)

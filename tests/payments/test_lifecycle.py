@@ -102,7 +102,7 @@ def test_cancelling_before_shipping_releases_the_hold_and_tells_the_customer(ord
     assert payment.status == PaymentStatus.VOIDED
     assert payment.captured_amount == 0
     assert SandboxCharge.objects.get().status == SandboxCharge.Status.VOIDED
-    assert amounts(CustomerEmail.Kind.RELEASED) == [25690]
+    assert amounts(CustomerEmail.Kind.VOIDED) == [25690]
     [message] = mail.outbox
     assert order.number in message.subject
     assert "256,90" in message.body
@@ -129,7 +129,7 @@ def test_cancelling_the_rest_waits_for_the_parcels_capture_then_releases(order, 
     assert payment.captured_amount == 20690
     assert payment.status == PaymentStatus.CAPTURED
     assert SandboxCharge.objects.get().status == SandboxCharge.Status.CAPTURED
-    assert amounts(CustomerEmail.Kind.RELEASED) == [5000]
+    assert amounts(CustomerEmail.Kind.VOIDED) == [5000]
 
 
 def test_a_void_the_provider_refuses_is_shown_to_staff(order, run_tasks):
@@ -143,7 +143,7 @@ def test_a_void_the_provider_refuses_is_shown_to_staff(order, run_tasks):
     assert payment.needs_attention
     assert payment.failure_code == "charge_not_voidable"
     assert payment.ledger.filter(operation=LedgerOperation.VOID, event=LedgerEvent.FAILED).exists()
-    assert not CustomerEmail.objects.filter(kind=CustomerEmail.Kind.RELEASED).exists()
+    assert not CustomerEmail.objects.filter(kind=CustomerEmail.Kind.VOIDED).exists()
 
 
 def test_refunds_are_capped_at_what_was_captured_less_refunds(order, run_tasks):
@@ -386,7 +386,7 @@ def test_waiting_for_captures_does_not_use_up_the_voids_attempts(order, run_task
 
     for _ in range(5):  # the parcel's capture has not run: the void keeps waiting
         assert payment_void(payment_id=payment.pk, idempotency_key=void_key) == "deferred"
-    retry = DBTaskResult.objects.filter(task_path="payments.tasks.void_payment").latest(
-        "enqueued_at"
-    )
+    retry = DBTaskResult.objects.filter(
+        task_path="payments.operations.engine.payment_operation_run_task"
+    ).latest("enqueued_at")
     assert retry.args_kwargs["kwargs"]["attempt"] == 1

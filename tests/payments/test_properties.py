@@ -48,7 +48,15 @@ from hypothesis.stateful import (
 )
 
 from orders.exceptions import InvalidOrderTransition, OrderError
-from orders.models import Order, OrderLine, OrderStatus, Shipment, ShipmentLine
+from orders.models import (
+    OPEN_STATUSES,
+    SHIPPABLE_STATUSES,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Shipment,
+    ShipmentLine,
+)
 from orders.services import order_cancel, order_ship
 from payments.exceptions import InvalidPaymentTransition, ProviderUnavailable
 from payments.models import (
@@ -90,7 +98,7 @@ WORKER_OPERATIONS = (
 EMAIL_KIND = {
     LedgerOperation.CAPTURE: CustomerEmail.Kind.CAPTURED,
     LedgerOperation.REFUND: CustomerEmail.Kind.REFUNDED,
-    LedgerOperation.VOID: CustomerEmail.Kind.RELEASED,
+    LedgerOperation.VOID: CustomerEmail.Kind.VOIDED,
     LedgerOperation.APPROVE_REVIEW: CustomerEmail.Kind.REVIEW_APPROVED,
 }
 RUN_DIRECTLY = {
@@ -99,8 +107,8 @@ RUN_DIRECTLY = {
     LedgerOperation.REFUND: payment_refund,
     LedgerOperation.APPROVE_REVIEW: payment_approve_review,
 }
-SHIPPABLE = (OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED)
-CANCELLABLE = (OrderStatus.IN_REVIEW, OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED)
+SHIPPABLE = SHIPPABLE_STATUSES
+CANCELLABLE = OPEN_STATUSES
 DRAIN_ROUNDS = 15
 # The actions a step draws from, with their weights (hypothesis shrinks towards the first).
 ACTIONS = [

@@ -69,7 +69,7 @@ def test_rejecting_voids_the_hold_cancels_the_order_and_tells_the_customer(
     payment = Payment.objects.get(order=order_in_review)
     assert order_in_review.status == OrderStatus.CANCELLED
     assert payment.status == PaymentStatus.VOIDED
-    assert CustomerEmail.objects.filter(kind=CustomerEmail.Kind.RELEASED).count() == 1
+    assert CustomerEmail.objects.filter(kind=CustomerEmail.Kind.VOIDED).count() == 1
 
 
 def test_approving_an_order_not_in_review_is_refused(run_tasks):

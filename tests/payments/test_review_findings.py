@@ -111,7 +111,9 @@ def test_an_smtp_outage_does_not_stop_the_recovery_of_operations(run_tasks, sett
     later = Payment.objects.get().authorization_expires_at - timedelta(hours=1)
     assert later > timezone.now()
 
-    with mock.patch("payments.services.staff_email_expiring_authorizations", side_effect=OSError):
+    with mock.patch(
+        "payments.operations.recovery.staff_email_expiring_authorizations", side_effect=OSError
+    ):
         report = payment_watch_authorizations(now=later)
 
     assert report.requeued == [capture_key(shipment)]

@@ -62,6 +62,9 @@ def test_an_approved_card_is_held_by_a_payment_intent_made_on_the_server(stripe_
     assert create.params["confirm"] == "true"
     assert create.params["metadata"]["order_number"] == order.number
     assert create.params["capture_method"] == "manual"
+    # The pinned version (endive) refuses payment_method_types; this is its replacement.
+    assert create.params["allowed_payment_method_types"] == ["card"]
+    assert "payment_method_types" not in create.params
     assert create.params["payment_method_options"]["card"] == {
         "capture_method": "manual",
         "request_multicapture": "if_available",
@@ -140,7 +143,9 @@ def test_3d_secure_sends_the_shopper_to_stripe_js_then_reads_the_outcome_from_st
     run_tasks()
     [cancel] = posts(stripe_fake, "/cancel")
     assert cancel.idempotency_key == f"void-abandoned-payment-{payment.pk}"
-    assert stripe_fake.get(payment.provider_reference)["status"] == "canceled"
+    assert cancel.params["cancellation_reason"] == "abandoned"
+    intent = stripe_fake.get(payment.provider_reference)
+    assert (intent["status"], intent["cancellation_reason"]) == ("canceled", "abandoned")
     payment.refresh_from_db()
     assert (payment.status, payment.needs_attention) == (PaymentStatus.FAILED, False)
 
@@ -173,6 +178,7 @@ def test_paypal_is_held_at_the_order_and_captured_at_shipment(stripe_fake, varia
     payment = Payment.objects.get(order=order)
     [create] = posts(stripe_fake, "/v1/payment_intents")
     assert create.params["payment_method_options"] == {"paypal": {"capture_method": "manual"}}
+    assert create.params["allowed_payment_method_types"] == ["paypal"]
     stripe_fake.complete_action(payment.provider_reference)
     payment = payment_complete_authentication(payment_id=payment.pk)
     assert (payment.method, payment.status) == ("paypal", PaymentStatus.AUTHORIZED)
@@ -191,6 +197,7 @@ def test_alipay_is_taken_at_once_and_shipping_captures_nothing(stripe_fake, vari
     [create] = posts(stripe_fake, "/v1/payment_intents")
     assert create.params["capture_method"] == "automatic"
     assert "payment_method_options" not in create.params
+    assert create.params["allowed_payment_method_types"] == ["alipay"]
     stripe_fake.complete_action(payment.provider_reference)
     payment = payment_complete_authentication(payment_id=payment.pk)
     assert (payment.status, payment.captured_amount) == (PaymentStatus.CAPTURED, order.total_amount)
@@ -271,9 +278,10 @@ def test_cancelling_cancels_the_payment_intent_once(stripe_fake, variants, run_t
     payment = Payment.objects.get(order=order)
     [cancel] = posts(stripe_fake, "/cancel")
     assert cancel.idempotency_key == f"void-payment-{payment.pk}"
+    assert cancel.params["cancellation_reason"] == "requested_by_customer"
     assert stripe_fake.get(payment.provider_reference)["status"] == "canceled"
     assert payment.status == PaymentStatus.VOIDED
-    assert CustomerEmail.objects.filter(kind=CustomerEmail.Kind.RELEASED).count() == 1
+    assert CustomerEmail.objects.filter(kind=CustomerEmail.Kind.VOIDED).count() == 1
 
 
 def test_a_refund_is_a_stripe_refund_named_after_the_operation(stripe_fake, variants, run_tasks):

@@ -1,11 +1,20 @@
 """The Stripe fake, driven through the real ``stripe`` library (no network, no database)."""
 
+import re
 from typing import Any
 
 import pytest
 import stripe
 
-from tests.payments.stripe_fake import API_VERSION, StripeFake, decode_params, sign, webhook
+from tests.payments import stripe_contract
+from tests.payments.stripe_fake import (
+    API_VERSION,
+    CANCELABLE,
+    StripeFake,
+    decode_params,
+    sign,
+    webhook,
+)
 
 RETURN_URL = "https://shop.example/fr/checkout/return/?order=A1&step=2"
 SECRET = "whsec_test_fake"
@@ -40,7 +49,7 @@ def authorize(
         "confirmation_token": fake.create_confirmation_token(payment_method, wallet),
         "return_url": RETURN_URL,
         "capture_method": capture,
-        "payment_method_types": [kind],
+        "allowed_payment_method_types": [kind],
         "metadata": {"order_number": "A1", "operation": key},
         "expand": ["latest_charge", "review"],
     }
@@ -74,7 +83,7 @@ def test_the_decoder_reads_what_the_library_sends(fake, client):
         "confirmation_token": sent.params["confirmation_token"],
         "return_url": RETURN_URL,
         "capture_method": "manual",
-        "payment_method_types": ["card"],
+        "allowed_payment_method_types": ["card"],
         "metadata": {"order_number": "A1", "operation": "k-1"},
         "expand": ["latest_charge", "review"],
         "payment_method_options": {
@@ -121,7 +130,7 @@ def test_the_confirmation_token_previews_the_card_and_records_its_payment(fake, 
             "confirm": True,
             "confirmation_token": token_id,
             "return_url": RETURN_URL,
-            "payment_method_types": ["card"],
+            "allowed_payment_method_types": ["card"],
         }
     )
     assert client.v1.confirmation_tokens.retrieve(token_id).payment_intent == intent.id
@@ -135,6 +144,55 @@ def test_the_confirmation_token_previews_the_card_and_records_its_payment(fake, 
             }
         )
     assert (used.value.code, used.value.param) == ("resource_missing", "confirmation_token")
+
+
+def test_payment_method_types_is_refused_as_the_pinned_version_does(fake, client):
+    """2026-09-30.endive removed it: a 400 with the code its changelog documents."""
+    token = fake.create_confirmation_token()
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.payment_intents.create(
+            params={  # type: ignore[typeddict-unknown-key]
+                "amount": 5000,
+                "currency": "eur",
+                "confirm": True,
+                "confirmation_token": token,
+                "return_url": RETURN_URL,
+                "payment_method_types": ["card"],
+            }
+        )
+    assert refused.value.http_status == 400
+    assert refused.value.code == "payment_method_types_no_longer_supported"
+    assert refused.value.param == "payment_method_types"
+    assert fake.count("payment_intents.create") == 0
+
+
+def test_allowed_payment_method_types_excludes_the_other_ways_of_choosing(fake, client):
+    """2026-07-29.dahlia: exclusive with automatic_payment_methods and the others."""
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.payment_intents.create(
+            params={
+                "amount": 5000,
+                "currency": "eur",
+                "allowed_payment_method_types": ["card"],
+                "automatic_payment_methods": {"enabled": True},
+            }
+        )
+    assert refused.value.code == "parameters_exclusive"
+
+
+def test_a_method_outside_the_allowed_types_cannot_confirm(fake, client):
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.payment_intents.create(
+            params={
+                "amount": 5000,
+                "currency": "eur",
+                "confirm": True,
+                "confirmation_token": fake.create_confirmation_token("pm_paypal"),
+                "return_url": RETURN_URL,
+                "allowed_payment_method_types": ["card"],
+            }
+        )
+    assert refused.value.code == "payment_intent_incompatible_payment_method"
 
 
 # Cards ------------------------------------------------------------------------------
@@ -167,8 +225,9 @@ def test_an_approved_card_is_held_then_captured_in_two_parts(fake, client):
     last = capture(client, intent.id, 3000, final=True, key="ship-2")
     assert last.status == "succeeded"
     assert (last.amount_capturable, last.amount_received) == (0, 9000)
-    # The 10,00 € never captured was released: Stripe counts it as refunded.
-    assert (last.latest_charge.amount_captured, last.latest_charge.amount_refunded) == (9000, 1000)
+    # The 10,00 € never captured was released; since basil that is no refund on the charge.
+    assert (last.latest_charge.amount_captured, last.latest_charge.amount_refunded) == (9000, 0)
+    assert last.latest_charge.refunded is False
     assert fake.count("payment_intents.capture", intent.id) == 2
 
 
@@ -493,9 +552,12 @@ def test_capturing_after_the_authorization_lapsed(fake, client):
     lapsed = client.v1.payment_intents.retrieve(intent.id)
     assert (lapsed.status, lapsed.cancellation_reason, lapsed.amount_capturable) == (
         "canceled",
-        "automatic",
+        "expired",
         0,
     )
+    assert lapsed.latest_charge  # the charge stays, nothing counted as refunded on it
+    charge = client.v1.charges.retrieve(lapsed.latest_charge)
+    assert (charge.amount_captured, charge.amount_refunded, charge.refunded) == (0, 0, False)
     assert fake.count("payment_intents.capture") == 0
 
 
@@ -521,13 +583,43 @@ def test_canceling_releases_the_hold(fake, client):
     assert (canceled.status, canceled.amount_capturable) == ("canceled", 0)
     assert canceled.cancellation_reason == "requested_by_customer"
     assert canceled.canceled_at == fake.now
+    # Releasing a hold is no refund (basil): the charge shows nothing refunded.
     assert (canceled.latest_charge.refunded, canceled.latest_charge.amount_refunded) == (
-        True,
-        10000,
+        False,
+        0,
     )
     with pytest.raises(stripe.InvalidRequestError) as again:
         client.v1.payment_intents.cancel(intent.id)
     assert again.value.code == "payment_intent_unexpected_state"
+
+
+def test_canceling_after_partial_captures_releases_what_is_left(fake, client):
+    intent = authorize(client, fake)
+    capture(client, intent.id, 4000, final=False, key="ship-1")
+
+    canceled = client.v1.payment_intents.cancel(
+        intent.id, params={"expand": ["latest_charge"]}, options={"idempotency_key": "void-1"}
+    )
+
+    assert (canceled.status, canceled.amount_received, canceled.amount_capturable) == (
+        "canceled",
+        4000,
+        0,
+    )
+    charge = canceled.latest_charge
+    assert (charge.amount_captured, charge.amount_refunded, charge.refunded) == (4000, 0, False)
+
+
+def test_behaviours_stripe_documents_without_an_error_code_carry_none(fake, client):
+    """The shop must not match on a code Stripe does not document: the fake sends none."""
+    fake.multicapture = False
+    intent = authorize(client, fake)
+    with pytest.raises(stripe.InvalidRequestError) as partial:
+        capture(client, intent.id, 1000, final=False, key="ship-1")
+    assert (partial.value.code, partial.value.param) == (None, "final_capture")
+    with pytest.raises(stripe.InvalidRequestError) as uncaptured:
+        client.v1.refunds.create(params={"payment_intent": intent.id})
+    assert uncaptured.value.code is None
 
 
 def test_refunds_up_to_what_was_captured(fake, client):
@@ -560,8 +652,10 @@ def test_refunds_up_to_what_was_captured(fake, client):
     assert done.value.code == "charge_already_refunded"
 
     charge = client.v1.charges.retrieve(intent.latest_charge.id, params={"expand": ["refunds"]})
-    assert (charge.amount_refunded, charge.refunded) == (10000, True)  # 20,00 € released + 80,00 €
+    # 80,00 € captured and refunded; the 20,00 € released is not counted (basil).
+    assert (charge.amount_refunded, charge.refunded) == (8000, True)
     assert [r.id for r in charge.refunds.data] == [rest.id, refund.id]
+    assert "total_count" not in charge.refunds  # Stripe's charge.refunds list has none
     listed = client.v1.refunds.list(params={"payment_intent": intent.id, "limit": 100})
     assert [r.amount for r in listed.data] == [5000, 3000]
     assert fake.count("refunds.create", intent.id) == 2
@@ -587,6 +681,70 @@ def test_disputes_and_dashboard_refunds_for_webhook_tests(fake, client):
     charge = client.v1.charges.retrieve(intent.latest_charge.id)
     assert (charge.disputed, charge.amount_refunded) == (True, 1000)
     assert fake.count("refunds.create") == 0
+    # The fields the pinned version requires on a Dispute.
+    assert dispute["enhanced_eligibility_types"] == []
+    assert dispute["evidence"]["enhanced_evidence"] == {}
+    assert dispute["evidence_details"]["enhanced_eligibility"] == {}
+    assert dispute["evidence_details"]["submission_method"] == "not_submitted"
+
+
+def test_every_status_stripe_documents_as_cancelable_can_be_canceled():
+    """The library's documentation of cancel names them ("processing", in rare cases)."""
+    from stripe._payment_intent_service import PaymentIntentService
+
+    documented = re.findall(r"\b(requires_\w+|processing)\b", PaymentIntentService.cancel.__doc__)
+    assert set(documented) == set(CANCELABLE)
+
+
+def test_every_object_the_fake_answers_is_shaped_as_the_library_s_types(fake, client):
+    """No field the pinned version does not define; every required (not nullable) one."""
+    card = authorize(client, fake, key="k-1")
+    capture(client, card.id, 4000, final=False, key="c-1")
+    capture(client, card.id, 4000, final=True, key="c-2")
+    client.v1.refunds.create(params={"payment_intent": card.id, "amount": 1000})
+    fake.refund_outside(card.id, 500)
+    fake.dispute(card.id)
+    authorize(client, fake, "pm_card_riskLevelElevated", key="k-2")
+    paypal = authorize(client, fake, "pm_paypal", key="k-3")
+    fake.complete_action(paypal.id)
+    alipay = authorize(client, fake, "pm_alipay", capture="automatic", key="k-4")
+    fake.complete_action(alipay.id)
+    secure = authorize(client, fake, "pm_card_authenticationRequired", key="k-5")
+    fake.complete_action(secure.id, succeed=False)
+    with pytest.raises(stripe.CardError):
+        authorize(client, fake, "pm_card_visa_chargeDeclined", key="k-6")
+    lapsed = authorize(client, fake, key="k-7")
+    fake.expire(lapsed.id, cancel=True)
+    fake.create_confirmation_token("pm_card_mastercard", wallet="apple_pay")
+
+    kinds = ("payment_intent", "charge", "refund", "review", "dispute", "payment_method")
+    objects = [o for kind in (*kinds, "confirmation_token") for o in fake.objects(kind)]
+    assert {o["object"] for o in objects} >= set(kinds)
+    expanded = [
+        fake.get(o["id"], expand=["refunds"]) for o in objects if o["object"] == "charge"
+    ] + [
+        fake.get(o["id"], expand=["latest_charge", "review"])
+        for o in fake.objects("payment_intent")
+    ]
+    problems = [p for o in objects + expanded for p in stripe_contract.answer_problems(o)]
+    assert problems == []
+
+
+def test_the_shape_check_finds_missing_and_undefined_fields(fake, client):
+    intent = authorize(client, fake, capture="automatic")
+    dispute = fake.dispute(intent.id)
+    del dispute["enhanced_eligibility_types"]
+    charge = fake.get(intent.latest_charge.id, expand=["refunds"])
+    charge["refunds"]["total_count"] = 0
+    charge["payment_method_details"]["card"]["no_such_field"] = 1
+
+    assert stripe_contract.answer_problems(dispute) == [
+        "dispute.enhanced_eligibility_types: required, missing"
+    ]
+    assert sorted(stripe_contract.answer_problems(charge)) == [
+        "charge.payment_method_details.card.no_such_field: not defined",
+        "charge.refunds.total_count: not defined",
+    ]
 
 
 # Webhooks ---------------------------------------------------------------------------

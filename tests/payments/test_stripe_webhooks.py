@@ -200,14 +200,16 @@ def test_succeeded_settles_an_alipay_payment_taken_away_from_the_shop(
     assert (payment.status, payment.captured_amount) == (PaymentStatus.CAPTURED, order.total_amount)
 
 
+@pytest.mark.parametrize("reason", ["expired", "automatic"])
 @pytest.mark.parametrize("event_type", ["payment_intent.canceled", "charge.expired"])
 def test_a_hold_that_lapsed_at_stripe_expires_and_the_customer_is_asked_again(
-    client, settings, stripe_fake, variant, run_tasks, event_type
+    client, settings, stripe_fake, variant, run_tasks, event_type, reason
 ):
     order = stripe_order(stripe_fake, {variant.pk: 1})
     reference = payment_of(order).provider_reference
-    stripe_fake.expire(reference, cancel=True)
+    stripe_fake.expire(reference, cancel=True, reason=reason)
     obj = stripe_fake.get(reference)
+    assert obj["cancellation_reason"] == reason  # "expired", as Stripe documents a lapse
     if event_type == "charge.expired":
         obj = stripe_fake.get(obj["latest_charge"])
 
@@ -216,7 +218,7 @@ def test_a_hold_that_lapsed_at_stripe_expires_and_the_customer_is_asked_again(
 
     payment = payment_of(order)
     assert payment.status == PaymentStatus.EXPIRED
-    assert payment.failure_code == "authorization_expired"
+    assert payment.failure_code == "authorization_expired"  # not "cancelled_at_provider"
     assert CustomerEmail.objects.filter(kind=CustomerEmail.Kind.REAUTHORIZE).count() == 1
 
 
@@ -459,4 +461,104 @@ def test_a_dashboard_refund_beyond_the_ledger_is_flagged_not_recorded_in_part(
     assert payment.needs_attention
     assert "exceeds the ledger: flagged" in ProviderEvent.objects.get().outcome
     assert not payment.ledger.filter(operation="refund").exists()
+    assert not CustomerEmail.objects.filter(kind=CustomerEmail.Kind.REFUNDED).exists()
+
+
+# Refunds Stripe does not finish at once --------------------------------------------
+
+
+def _make_due(run_tasks) -> None:
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+    run_tasks()
+
+
+@pytest.mark.parametrize("status", ["pending", "requires_action"])
+def test_a_refund_in_progress_is_not_done_and_the_webhook_finishes_it(
+    client, settings, stripe_fake, variant, run_tasks, status
+):
+    order = stripe_order(stripe_fake, {variant.pk: 1})
+    order_ship(order_id=order.pk, carrier="colissimo")
+    run_tasks()
+    payment = payment_of(order)
+    stripe_fake.refund_status = status
+
+    payment_request_refund(payment_id=payment.pk, amount=1000, request_token="staff-1")
+    run_tasks()
+
+    # In progress: nothing recorded as refunded, no e-mail, the task will ask again.
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 0
+    assert not CustomerEmail.objects.filter(kind=CustomerEmail.Kind.REFUNDED).exists()
+    retry = payment.ledger.get(event=LedgerEvent.RETRY_SCHEDULED)
+    assert retry.error_code == "refund_in_progress"
+    assert not payment.needs_attention
+    [refund] = stripe_fake.objects("refund")
+    assert refund["status"] == status
+
+    # Stripe finishes it; its webhook records it.
+    stripe_fake.settle_refund(refund["id"])
+    deliver(client, settings, stripe_fake.event("refund.updated", refund["id"]))
+    run_tasks()
+
+    payment.refresh_from_db()
+    assert (payment.refunded_amount, payment.status) == (1000, PaymentStatus.PARTIALLY_REFUNDED)
+    succeeded = payment.ledger.get(operation="refund", event=LedgerEvent.SUCCEEDED)
+    assert (succeeded.idempotency_key, succeeded.provider_reference) == (
+        "refund-staff-1",
+        refund["id"],
+    )
+    assert CustomerEmail.objects.filter(kind=CustomerEmail.Kind.REFUNDED).count() == 1
+
+    # The task's own retry then finds it done: one refund, one e-mail.
+    _make_due(run_tasks)
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 1000
+    assert CustomerEmail.objects.filter(kind=CustomerEmail.Kind.REFUNDED).count() == 1
+    assert stripe_fake.count("refunds.create") == 1
+
+
+def test_a_refund_in_progress_is_finished_by_the_task_s_retry_without_a_webhook(
+    stripe_fake, variant, run_tasks
+):
+    order = stripe_order(stripe_fake, {variant.pk: 1})
+    order_ship(order_id=order.pk, carrier="colissimo")
+    run_tasks()
+    payment = payment_of(order)
+    stripe_fake.refund_status = "pending"
+    payment_request_refund(payment_id=payment.pk, amount=1000, request_token="staff-1")
+    run_tasks()
+    [refund] = stripe_fake.objects("refund")
+
+    stripe_fake.settle_refund(refund["id"])
+    _make_due(run_tasks)
+
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 1000
+    assert CustomerEmail.objects.filter(kind=CustomerEmail.Kind.REFUNDED).count() == 1
+    assert stripe_fake.count("refunds.create") == 1  # the same key: replayed, then read
+
+
+def test_a_refund_in_progress_that_fails_is_refused_and_shown_to_staff(
+    client, settings, stripe_fake, variant, run_tasks
+):
+    order = stripe_order(stripe_fake, {variant.pk: 1})
+    order_ship(order_id=order.pk, carrier="colissimo")
+    run_tasks()
+    payment = payment_of(order)
+    stripe_fake.refund_status = "requires_action"
+    payment_request_refund(payment_id=payment.pk, amount=1000, request_token="staff-1")
+    run_tasks()
+    [refund] = stripe_fake.objects("refund")
+
+    stripe_fake.settle_refund(refund["id"], succeed=False)
+    deliver(client, settings, stripe_fake.event("refund.updated", refund["id"]))
+    run_tasks()
+    _make_due(run_tasks)
+
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 0
+    assert (payment.needs_attention, payment.failure_code) == (True, "refund_failed")
     assert not CustomerEmail.objects.filter(kind=CustomerEmail.Kind.REFUNDED).exists()

@@ -56,7 +56,7 @@ def test_the_payment_form_gets_the_publishable_key_and_the_amount_never_the_secr
     assert options["publishableKey"] == settings.STRIPE_PUBLISHABLE_KEY
     assert options["amount"] == 12900 + 1490  # the cart with express shipping
     assert (options["currency"], options["captureMethod"]) == ("eur", "manual")
-    assert options["paymentMethodTypes"] == ["card"]
+    assert options["allowedPaymentMethodTypes"] == ["card"]
     assert settings.STRIPE_SECRET_KEY not in page
     assert settings.STRIPE_WEBHOOK_SECRET not in page
     assert '<script src="https://js.stripe.com/v3/"' in page
@@ -66,7 +66,10 @@ def test_the_payment_form_gets_the_publishable_key_and_the_amount_never_the_secr
 def test_alipay_s_form_is_for_an_immediate_payment(client, stripe_fake, variant):
     until_payment(client, variant)
     options = options_of(payment_form(client, "alipay").content.decode())
-    assert (options["captureMethod"], options["paymentMethodTypes"]) == ("automatic", ["alipay"])
+    assert (options["captureMethod"], options["allowedPaymentMethodTypes"]) == (
+        "automatic",
+        ["alipay"],
+    )
 
 
 def test_stripe_js_is_loaded_only_on_stripes_pages(client, stripe_fake, variant):

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandParser
 from django_tasks_db.models import DBTaskResult
 
+from payments.operations.recovery import payment_watch_authorizations_task
 from payments.services import payment_watch_authorizations
 from payments.tasks import watch_authorizations
 
@@ -23,12 +24,16 @@ class Command(BaseCommand):
     def handle(self, *args, schedule: bool, **options) -> None:
         if schedule:
             pending = DBTaskResult.objects.filter(
-                task_path=watch_authorizations.module_path, status__in=["READY", "RUNNING"]
+                task_path__in=[
+                    payment_watch_authorizations_task.module_path,
+                    watch_authorizations.module_path,  # queued before the rename
+                ],
+                status__in=["READY", "RUNNING"],
             )
             if pending.exists():
                 self.stdout.write("The payments check is already scheduled.")
             else:
-                watch_authorizations.enqueue()
+                payment_watch_authorizations_task.enqueue()
                 self.stdout.write("The payments check is scheduled every 15 minutes.")
             return
         report = payment_watch_authorizations()

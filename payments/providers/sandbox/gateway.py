@@ -10,9 +10,7 @@ HTTP API.
 
 import hashlib
 import json
-import os
 import re
-import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -174,17 +172,6 @@ def session_complete(
         session.status = SandboxCardSession.Status.COMPLETED
         session.save(update_fields=["token", "status"])
     return session
-
-
-def _fault_point(name: str) -> None:
-    """Crash tests only: kill this process here when ``SANDBOX_FAULT=kill_<name>``.
-
-    Does nothing unless that environment variable is set. The crash tests run a
-    worker subprocess with it to prove that a worker killed around the
-    provider call neither loses nor repeats a capture.
-    """
-    if os.environ.get("SANDBOX_FAULT") == f"kill_{name}":
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 # The card a test phone keeps in its wallet.
@@ -349,8 +336,6 @@ def _lock_charge(charge_id: str) -> SandboxCharge:
 def capture(
     *, charge_id: str, amount: int, currency: str, final: bool, idempotency_key: str
 ) -> dict[str, Any]:
-    _fault_point("before_capture")
-
     def perform() -> dict[str, Any]:
         charge = _lock_charge(charge_id)
         if charge.status != SandboxCharge.Status.AUTHORIZED:
@@ -382,10 +367,7 @@ def capture(
         return _charge_response(charge) | {"captured_now": amount}
 
     params = {"charge": charge_id, "amount": amount, "currency": currency, "final": final}
-    answer = _idempotent(idempotency_key, "capture", params, perform)
-    # The capture is committed at the sandbox; the shop has not written it down yet.
-    _fault_point("after_capture")
-    return answer
+    return _idempotent(idempotency_key, "capture", params, perform)
 
 
 def review_approve(*, charge_id: str, idempotency_key: str) -> dict[str, Any]:

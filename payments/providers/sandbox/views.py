@@ -62,6 +62,7 @@ def _wallet_sheet(request: HttpRequest, session: SandboxCardSession) -> HttpResp
             "card": gateway.WALLET_CARD,
             "wallet": METHODS[session.method],
             "paid_now": is_paid_at_order(session.method),
+            "merchant": settings.SHOP_COMPANY["trade_name"],
         },
     )
 
@@ -96,6 +97,7 @@ def _card_form(request: HttpRequest, session: SandboxCardSession) -> HttpRespons
             "form": form,
             "error": error,
             "test_cards": TEST_CARDS.values(),
+            "merchant": settings.SHOP_COMPANY["trade_name"],
         },
         status=200 if error is None and not form.errors else 422,
     )

@@ -65,6 +65,12 @@ PAYMENT_METHOD_TYPE = {
     "alipay": "alipay",
 }
 EXPAND = ["latest_charge", "review"]
+# A Refund Stripe has not finished: it may still succeed or fail.
+REFUND_IN_PROGRESS = ("pending", "requires_action")
+# The service's key names the operation: a checkout given up at the bank's 3-D Secure page
+# (``void-abandoned-payment-<id>``) is cancelled as ``abandoned``, any other void as the
+# shop's (and so the customer's) request.
+ABANDONED_VOID_PREFIX = "void-abandoned-"
 
 
 def build_http_client() -> stripe.HTTPClient:
@@ -239,7 +245,10 @@ class StripeProvider(PaymentProvider):
             "confirm": True,
             "confirmation_token": request.payment_token,
             "capture_method": capture_method,
-            "payment_method_types": [kind],
+            # The pinned version refuses ``payment_method_types`` (removed in
+            # 2026-09-30.endive): ``allowed_payment_method_types`` limits the
+            # PaymentIntent to the method chosen at checkout.
+            "allowed_payment_method_types": [kind],
             "metadata": {
                 "order_number": request.order_reference,
                 "operation": request.idempotency_key,
@@ -369,7 +378,7 @@ class StripeProvider(PaymentProvider):
                     operation=_field(_field(refund, "metadata"), "operation", ""),
                 )
                 for refund in refunds.data
-                if refund.status in ("succeeded", "pending")
+                if refund.status == "succeeded"  # one in progress has moved nothing yet
             ),
             disputed=bool(_field(charge, "disputed", False)),
         )
@@ -434,10 +443,15 @@ class StripeProvider(PaymentProvider):
 
         One Stripe already cancelled (its hold lapsed) has nothing left to release.
         """
+        reason = (
+            "abandoned"
+            if request.idempotency_key.startswith(ABANDONED_VOID_PREFIX)
+            else "requested_by_customer"
+        )
         try:
             intent = self.client.v1.payment_intents.cancel(
                 request.provider_reference,
-                params={"cancellation_reason": "requested_by_customer", "expand": EXPAND},
+                params={"cancellation_reason": reason, "expand": EXPAND},
                 options={"idempotency_key": request.idempotency_key},
             )
         except stripe.InvalidRequestError as error:
@@ -455,7 +469,14 @@ class StripeProvider(PaymentProvider):
         )
 
     def refund(self, request: RefundRequest) -> RefundResult:
-        """A Refund of the PaymentIntent; its metadata names the shop's operation."""
+        """A Refund of the PaymentIntent; its metadata names the shop's operation.
+
+        A refund Stripe has not finished (``pending``, or ``requires_action``:
+        the customer has to give details) is in progress, not done: the service
+        is told the provider is not there yet (``ProviderUnavailable``), asks
+        again later with the same key, and the webhook (``refund.updated``,
+        ``charge.refunded``) records it as soon as Stripe finishes it.
+        """
         refund = self._call(
             self.client.v1.refunds.create,
             params={
@@ -465,9 +486,17 @@ class StripeProvider(PaymentProvider):
             },
             options={"idempotency_key": request.idempotency_key},
         )
+        if refund.status in REFUND_IN_PROGRESS:
+            # A repeated key replays Stripe's first answer: ask for the refund as it is now.
+            refund = self._call(self.client.v1.refunds.retrieve, refund.id)
         if refund.status in ("failed", "canceled"):
             raise ProviderRejected(
-                f"Stripe could not refund: {refund.failure_reason or refund.status}.",
+                f"Stripe could not refund: {_field(refund, 'failure_reason') or refund.status}.",
                 code="refund_failed",
+            )
+        if refund.status != "succeeded":
+            raise ProviderUnavailable(
+                f"Stripe has not finished refund {refund.id} yet ({refund.status}).",
+                code="refund_in_progress",
             )
         return RefundResult(provider_reference=refund.id, refunded_amount=refund.amount)

@@ -64,7 +64,7 @@ def payment_form(request: HttpRequest) -> HttpResponse:
                     "amount": session["amount"],
                     "currency": session["currency"],
                     "captureMethod": capture_method_for(method),
-                    "paymentMethodTypes": [PAYMENT_METHOD_TYPE[method]],
+                    "allowedPaymentMethodTypes": [PAYMENT_METHOD_TYPE[method]],
                     "wallet": method if METHODS[method].page == "wallet" else "",
                     "returnUrl": session["return"],
                 },

@@ -2,8 +2,9 @@
 
 The worker runs as ``manage.py db_worker`` in a subprocess against this test's
 database (``transaction=True``: everything the test writes is committed, so
-the subprocess sees it). ``SANDBOX_FAULT`` makes the sandbox gateway SIGKILL
-that process at a named point (``gateway._fault_point``). Recovery is what
+the subprocess sees it). With a fault, the worker is ``faulty_worker``, which
+SIGKILLs its own process around the sandbox's capture (the hook lives in the
+tests, not in the gateway). Recovery is what
 production does: the periodic watch re-enqueues the operation that had no
 news, and a worker runs it again with the same idempotency key.
 """
@@ -34,7 +35,7 @@ from tests.factories import ProductVariantFactory
 from tests.helpers import place_order, run_tasks
 
 ROOT = Path(__file__).resolve().parents[3]
-CAPTURE_TASK = "payments.tasks.capture_payment"
+CAPTURE_TASK = "payments.operations.engine.payment_operation_run_task"
 
 
 def _test_database_url() -> str:
@@ -50,19 +51,13 @@ def _test_database_url() -> str:
 
 def run_worker(fault: str | None = None) -> subprocess.CompletedProcess:
     """Run ``db_worker --batch`` in a new process until the queue is empty (or it is killed)."""
-    env = {k: v for k, v in os.environ.items() if k not in {"EMAIL_URL", "SANDBOX_FAULT"}}
+    env = {k: v for k, v in os.environ.items() if k != "EMAIL_URL"}
     env["DATABASE_URL"] = _test_database_url()
+    worker = ["manage.py", "db_worker", "--batch", "--no-startup-delay", "--no-reload"]
     if fault:
-        env["SANDBOX_FAULT"] = fault
+        worker = ["-m", "tests.payments.concurrency.faulty_worker", fault]
     return subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "db_worker",
-            "--batch",
-            "--no-startup-delay",
-            "--no-reload",
-        ],
+        [sys.executable, *worker],
         cwd=ROOT,
         env=env,
         capture_output=True,

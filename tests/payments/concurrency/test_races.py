@@ -48,8 +48,8 @@ SPLIT_TRIALS = 50
 SPLIT_CAPTURE_TRIALS = 20
 # A thread still running after this long waits for a lock nobody releases.
 JOIN_TIMEOUT = 60
-CAPTURE_TASK = "payments.tasks.capture_payment"
-EMAIL_TASK = "payments.tasks.send_customer_email"
+CAPTURE_TASK = "payments.operations.engine.payment_operation_run_task"
+EMAIL_TASK = "payments.emails.customer_email_send_task"
 
 
 @dataclass

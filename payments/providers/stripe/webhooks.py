@@ -17,7 +17,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from payments.models import ProviderEvent
-from payments.services import payment_event_record, payment_sync_with_provider
+from payments.operations.provider_events import payment_event_record
+from payments.providers.base import ProviderNotice
 
 logger = logging.getLogger(__name__)
 EVENT_ID_MAX_LENGTH = ProviderEvent._meta.get_field("event_id").max_length
@@ -25,35 +26,42 @@ EVENT_TYPE_MAX_LENGTH = ProviderEvent._meta.get_field("type").max_length
 
 
 def _payment_intent(obj: dict) -> str:
-    """The PaymentIntent a PaymentIntent, Charge, Review or Dispute belongs to."""
+    """The PaymentIntent a PaymentIntent, Charge, Refund, Review or Dispute belongs to."""
     if obj.get("object") == "payment_intent":
         return obj.get("id") or ""
     reference = obj.get("payment_intent") or ""
     return reference if isinstance(reference, str) else reference.get("id", "")
 
 
-def _sync(obj: dict) -> str:
-    reference = _payment_intent(obj)
-    if not reference:
-        return "no PaymentIntent: ignored"
-    metadata = obj.get("metadata") if obj.get("object") == "payment_intent" else None
-    return payment_sync_with_provider(
-        provider="stripe", provider_reference=reference, metadata=metadata
+def _notice(obj: dict) -> ProviderNotice:
+    metadata = (obj.get("metadata") if obj.get("object") == "payment_intent" else None) or {}
+    operation = metadata.get("operation", "")
+    return ProviderNotice(
+        provider_reference=_payment_intent(obj),
+        operation=operation if isinstance(operation, str) else "",
     )
 
 
-# Every event the endpoint subscribes to; each brings the payment in line with Stripe.
-HANDLERS = {
-    "payment_intent.amount_capturable_updated": _sync,
-    "payment_intent.succeeded": _sync,
-    "payment_intent.payment_failed": _sync,
-    "payment_intent.canceled": _sync,
-    "charge.expired": _sync,
-    "charge.refunded": _sync,
-    "review.opened": _sync,
-    "review.closed": _sync,
-    "charge.dispute.created": _sync,
+# Every event the endpoint subscribes to, and how to read which payment it is about;
+# each then brings that payment in line with Stripe.
+EVENTS = {
+    "payment_intent.amount_capturable_updated": _notice,
+    "payment_intent.succeeded": _notice,
+    "payment_intent.payment_failed": _notice,
+    "payment_intent.canceled": _notice,
+    "charge.expired": _notice,
+    "charge.refunded": _notice,
+    "refund.updated": _notice,  # a refund in progress finished (or failed)
+    "review.opened": _notice,
+    "review.closed": _notice,
+    "charge.dispute.created": _notice,
 }
+
+
+def read_event(event_type: str, payload: dict) -> ProviderNotice | None:
+    """A stored Stripe event as a typed notice; ``None`` for a type the shop does not handle."""
+    reader = EVENTS.get(event_type)
+    return reader(payload["data"]["object"]) if reader else None
 
 
 @csrf_exempt

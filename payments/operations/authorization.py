@@ -1,0 +1,402 @@
+"""Authorization: the card form, the hold at checkout, 3-D Secure, and re-authorization.
+
+The only money move that runs in the shopper's request (they wait for its
+answer). It follows the engine's steps with the key ``keys.authorize``:
+attempted under the payment's lock, the provider called with no lock held,
+the outcome written with the order and then the payment locked (the engine's
+one lock order), which confirms the order, holds it for review or fails it.
+"""
+
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from orders.models import SHIPPABLE_STATUSES, Order, OrderStatus
+from orders.services import order_confirm, order_fail_payment, order_hold_for_review
+from payments.emails import customer_email_queue
+from payments.exceptions import (
+    InvalidPaymentTransition,
+    PaymentDeclined,
+    PaymentError,
+    ProviderUnavailable,
+)
+from payments.models import (
+    REPLACEABLE_STATUSES,
+    VOIDABLE_STATUSES,
+    CustomerEmail,
+    LedgerEvent,
+    LedgerOperation,
+    Payment,
+    PaymentStatus,
+)
+from payments.operations import engine, keys, ledger
+from payments.operations.capture import payment_retry_failed_captures
+from payments.providers import get_provider
+from payments.providers.base import (
+    AuthorizeRequest,
+    AuthorizeResult,
+    CardDetails,
+    CardSessionRequest,
+    CardSessionResult,
+    CompletedCardSession,
+)
+from payments.selectors import payment_latest_for_order
+
+# Card form ----------------------------------------------------------------
+
+
+def payment_card_session_start(
+    *,
+    amount: int,
+    currency: str,
+    return_url: str,
+    cancel_url: str,
+    language: str,
+    method: str = "card",
+) -> CardSessionResult:
+    """Open the provider's hosted card form (or wallet sheet) for the shopper."""
+    return get_provider().create_card_session(
+        CardSessionRequest(
+            amount=amount,
+            currency=currency,
+            return_url=return_url,
+            cancel_url=cancel_url,
+            language=language,
+            method=method,
+        )
+    )
+
+
+def payment_card_session_read(*, session_id: str) -> CompletedCardSession | None:
+    """The card the shopper entered, read from the provider (never from the browser)."""
+    if not re.fullmatch(r"[A-Za-z0-9_]{1,100}", session_id):
+        return None  # not an id any provider issues (NUL bytes, spaces, ...)
+    return get_provider().retrieve_card_session(session_id)
+
+
+# Authorization --------------------------------------------------------------
+
+
+def payment_outstanding_amount(*, order_id: int) -> int:
+    """What the order still needs authorized: its amount due less what was captured."""
+    order = Order.objects.get(pk=order_id)
+    captured = sum(p.captured_amount for p in Payment.objects.filter(order_id=order_id))
+    return max(order.amount_due - captured, 0)
+
+
+def payment_create_for_order(
+    *, order_id: int, payment_token: str, card: CardDetails, method: str = "card"
+) -> Payment:
+    """The payment that will authorize what the order needs, one pending at a time.
+
+    At checkout that is the order total. After an authorization expired it is
+    what is left to capture (``payment_outstanding_amount``): the new
+    authorization replaces the old one and shipping proceeds.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        existing = order.payments.filter(status=PaymentStatus.PENDING).first()
+        if existing is not None:
+            return existing
+        if order.status == OrderStatus.PENDING_PAYMENT:
+            amount = order.total_amount
+        elif order.status in SHIPPABLE_STATUSES:
+            if order.payments.filter(status__in=VOIDABLE_STATUSES).exists():
+                raise InvalidPaymentTransition(_("this order's payment is already authorized"))
+            amount = payment_outstanding_amount(order_id=order.pk)
+        else:
+            amount = 0
+        if amount <= 0:
+            raise InvalidPaymentTransition(_("this order needs no payment"))
+        return Payment.objects.create(
+            order=order,
+            provider=settings.PAYMENTS_PROVIDER,
+            method=method,
+            payment_token=payment_token,
+            currency=order.currency,
+            amount=amount,
+            card_brand=card.brand,
+            card_last4=card.last4,
+            card_exp_month=card.exp_month,
+            card_exp_year=card.exp_year,
+        )
+
+
+def payment_authorize(*, payment_id: int, return_url: str = "") -> Payment:
+    """Ask the provider to hold the payment's amount; confirm the order or fail it.
+
+    Runs in the shopper's request (they wait for the answer). Idempotent:
+    the key is derived from the payment, so a repeated call replays the
+    provider's first answer. When the card asks for 3-D Secure the payment
+    stays pending with ``action_url`` set: the shopper authenticates there,
+    comes back to ``return_url``, and ``payment_complete_authentication``
+    finishes. At checkout a decline marks the order declined and releases
+    its stock; either way ``PaymentDeclined`` is raised for the view to
+    explain. A new authorization for an order whose hold expired takes over
+    the captures the expired one could not make.
+    """
+    key = keys.authorize(payment_id)
+    with transaction.atomic():
+        payment = engine.lock_payment(payment_id)
+        if payment.status != PaymentStatus.PENDING or payment.action_url:
+            return payment
+        if return_url and not payment.return_url:
+            payment.return_url = return_url
+            payment.save(update_fields=["return_url"])
+        # Every retry sends the same parameters (a provider refuses a key reused otherwise).
+        return_url = payment.return_url
+        ledger.record(
+            payment,
+            operation=LedgerOperation.AUTHORIZE,
+            event=LedgerEvent.ATTEMPTED,
+            amount=payment.amount,
+            idempotency_key=key,
+        )
+        order_number = payment.order.number
+    request = AuthorizeRequest(
+        amount=payment.amount,
+        currency=payment.currency,
+        payment_token=payment.payment_token,
+        order_reference=order_number,
+        idempotency_key=key,
+        method=payment.method,
+        return_url=return_url,
+    )
+    provider = get_provider(payment.provider)
+    try:
+        try:
+            result = provider.authorize(request)
+        except ProviderUnavailable:
+            result = provider.authorize(request)  # same key: safe to ask once more
+    except ProviderUnavailable:
+        # The outcome is unknown: the payment stays pending. Asking again with the
+        # same key (the shopper's retry, or the payments check) learns the answer.
+        raise
+    except PaymentError as error:
+        _authorization_failed(payment_id, error)
+        raise
+
+    if result.action_url:
+        with transaction.atomic():
+            payment = engine.lock_payment(payment_id)
+            if payment.status == PaymentStatus.PENDING and not payment.action_url:
+                ledger.record(
+                    payment,
+                    operation=LedgerOperation.AUTHORIZE,
+                    event=LedgerEvent.ATTEMPTED,
+                    amount=payment.amount,
+                    idempotency_key=key,
+                    provider_reference=result.provider_reference,
+                    message="3-D Secure authentication asked of the shopper",
+                )
+                payment.provider_reference = result.provider_reference
+                payment.action_url = result.action_url
+                payment.save(update_fields=["provider_reference", "action_url"])
+        return payment
+    return _authorization_succeeded(payment_id, result)
+
+
+def payment_complete_authentication(*, payment_id: int) -> Payment:
+    """Finish an authorization after the shopper's 3-D Secure challenge.
+
+    The outcome is read from the provider, never from the return URL.
+    A challenge failed or left unfinished fails the payment as a decline
+    does (``PaymentDeclined`` is raised).
+    """
+    with transaction.atomic():
+        payment = engine.lock_payment(payment_id)
+        if payment.status != PaymentStatus.PENDING or not payment.action_url:
+            return payment
+    try:
+        result = get_provider(payment.provider).retrieve_authorization(payment.provider_reference)
+    except ProviderUnavailable:
+        raise  # unknown: still pending, asked again later
+    except PaymentDeclined as error:
+        _authorization_failed(payment_id, error)
+        raise
+    except PaymentError as error:
+        # The provider would not say (a configuration error, say): the outcome is
+        # unknown, so the payment stays pending rather than failing a hold that exists.
+        raise ProviderUnavailable(f"Outcome unknown: {error}") from error
+    if result.action_url:
+        # The provider still waits for the shopper: the shop gives up, and has the
+        # authorization cancelled there, so finishing it later holds nothing.
+        abandoned = PaymentDeclined(
+            "The shopper did not finish authenticating.", code="authentication_abandoned"
+        )
+        _authorization_failed(payment_id, abandoned, cancel_at_provider=True)
+        raise abandoned
+    return _authorization_succeeded(payment_id, result)
+
+
+def payment_sync_authorization(*, payment_id: int, provider_reference: str) -> str:
+    """Settle a pending authorization from the provider's current answer.
+
+    For the authorization finished away from the shop (3-D Secure, PayPal,
+    Alipay) or whose shopper never came back: the provider's word confirms
+    or fails the order, as the shopper's return would. A payment still
+    waiting for the shopper is left alone.
+    """
+    payment = Payment.objects.get(pk=payment_id)
+    if payment.status != PaymentStatus.PENDING:
+        return f"payment already {payment.status}"
+    try:
+        result = get_provider(payment.provider).retrieve_authorization(provider_reference)
+    except PaymentDeclined as error:
+        _authorization_failed(payment_id, error)
+        return f"authorization failed: {error.code}"
+    if result.action_url:
+        return "waiting for the shopper"
+    payment = _authorization_succeeded(payment_id, result)
+    return f"payment {payment.status}"
+
+
+def _authorization_failed(
+    payment_id: int, error: PaymentError, *, cancel_at_provider: bool = False
+) -> None:
+    with transaction.atomic():
+        payment = engine.lock_payment(payment_id, with_order=True)
+        if payment.status != PaymentStatus.PENDING:
+            return
+        ledger.record(
+            payment,
+            operation=LedgerOperation.AUTHORIZE,
+            event=LedgerEvent.FAILED,
+            amount=payment.amount,
+            idempotency_key=keys.authorize(payment_id),
+            error_code=error.code,
+            message=str(error),
+        )
+        engine.move(payment, PaymentStatus.FAILED)
+        payment.failure_code = error.code
+        payment.failure_message = str(error)
+        payment.save(update_fields=["status", "failure_code", "failure_message"])
+        if Order.objects.get(pk=payment.order_id).status == OrderStatus.PENDING_PAYMENT:
+            order_fail_payment(order_id=payment.order_id)
+        if cancel_at_provider:
+            # In the worker, recorded like any void; the payment stays failed.
+            engine.request(
+                payment,
+                operation=LedgerOperation.VOID,
+                key=keys.void_abandoned(payment.pk),
+                amount=0,
+                message="the shopper never finished authenticating",
+            )
+
+
+def _authorization_succeeded(payment_id: int, result: AuthorizeResult) -> Payment:
+    with transaction.atomic():
+        payment = engine.lock_payment(payment_id, with_order=True)
+        if payment.status != PaymentStatus.PENDING:
+            return payment
+        ledger.record(
+            payment,
+            operation=LedgerOperation.AUTHORIZE,
+            event=LedgerEvent.SUCCEEDED,
+            amount=result.authorized_amount,
+            idempotency_key=keys.authorize(payment_id),
+            provider_reference=result.provider_reference,
+        )
+        if result.captured_amount:  # paid at the order (Alipay): nothing to capture later
+            status = PaymentStatus.CAPTURED
+            ledger.record(
+                payment,
+                operation=LedgerOperation.CAPTURE,
+                event=LedgerEvent.SUCCEEDED,
+                amount=result.captured_amount,
+                idempotency_key=keys.capture_at_order(payment.pk),
+                provider_reference=result.provider_reference,
+                message="taken at the order: the method has no separate capture",
+            )
+        else:
+            status = PaymentStatus.IN_REVIEW if result.in_review else PaymentStatus.AUTHORIZED
+        engine.move(payment, status)
+        payment.provider_reference = result.provider_reference
+        payment.authorized_amount = result.authorized_amount
+        payment.captured_amount = result.captured_amount
+        payment.authorized_at = timezone.now()
+        payment.authorization_expires_at = result.expires_at
+        payment.save(
+            update_fields=[
+                "status",
+                "provider_reference",
+                "authorized_amount",
+                "captured_amount",
+                "authorized_at",
+                "authorization_expires_at",
+            ]
+        )
+        order = Order.objects.get(pk=payment.order_id)
+        if order.status == OrderStatus.PENDING_PAYMENT and result.in_review:
+            order_hold_for_review(order_id=order.pk)
+            customer_email_queue(
+                key=keys.email_in_review(payment.pk),
+                kind=CustomerEmail.Kind.IN_REVIEW,
+                order_id=order.pk,
+                amount=payment.authorized_amount,
+            )
+        elif order.status == OrderStatus.PENDING_PAYMENT:
+            order_confirm(order_id=order.pk)
+        else:
+            # A replacement: the expired holds are settled by this one.
+            Payment.objects.filter(order_id=order.pk, status=PaymentStatus.EXPIRED).update(
+                needs_attention=False
+            )
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        payment_retry_failed_captures(order_id=order.pk)
+    return payment
+
+
+# Re-authorization -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reauthorization:
+    """Whether an order needs a new authorization, for how much, and its latest payment."""
+
+    needed: bool
+    outstanding: int
+    current: Payment | None
+
+
+def payment_reauthorization(*, order: Order) -> Reauthorization:
+    """Whether the customer must authorize again (the link e-mailed when a hold lapsed).
+
+    Needed while the order can still ship, something is left to capture, and
+    its latest payment holds nothing: it lapsed, was declined or released, or
+    its 3-D Secure was never finished.
+    """
+    outstanding = payment_outstanding_amount(order_id=order.pk)
+    current = payment_latest_for_order(order_id=order.pk)
+    needed = (
+        order.status in SHIPPABLE_STATUSES
+        and outstanding > 0
+        and (
+            current is None
+            or current.status in REPLACEABLE_STATUSES
+            or (current.status == PaymentStatus.PENDING and bool(current.action_url))
+        )
+    )
+    return Reauthorization(needed=needed, outstanding=outstanding, current=current)
+
+
+def payment_reauthorize(
+    *, order_id: int, session: CompletedCardSession, return_url: str
+) -> Payment:
+    """Authorize what an order still needs with the card the customer just entered.
+
+    The new authorization replaces the lapsed one; ``action_url`` is set when
+    the bank asks for 3-D Secure first. Raises ``PaymentError`` as
+    ``payment_authorize`` does.
+    """
+    payment = payment_create_for_order(
+        order_id=order_id,
+        payment_token=session.payment_token,
+        card=session.card,
+        method=session.method,
+    )
+    return payment_authorize(payment_id=payment.pk, return_url=return_url)

@@ -1,0 +1,457 @@
+"""The engine every money move runs on: locks, and the operation protocol over the ledger.
+
+Every operation follows the same steps: under a row lock on the payment,
+check the move and write an ``attempted`` ledger entry with the idempotency
+key derived from the business operation (``payments.operations.keys``);
+release the lock and call the provider; then, under the lock again, write the
+outcome and update the amounts. A retry sends the same key, so the provider
+moves money at most once, and the ledger accepts at most one success per key.
+
+**One lock order, everywhere**: the order row first, then payment rows in
+primary-key order (``lock_payment(..., with_order=True)``). The order-side
+services lock the order first and send their signals from there, so the
+payments side, called from those signals or from the worker, never takes the
+order after a payment. Stock rows are locked only by the order-side services,
+in primary-key order, after the order row (``order_place``: before it exists).
+
+Capture, void, refund and review approval are :class:`Operation` subclasses
+(``check`` / ``call`` / ``apply`` / ``on_refused``), registered by name; the
+request is written to the ledger (``requested``) in the transaction of the
+business change that calls for it, together with one task,
+``payment_operation_run_task``, which runs any registered operation, as many
+times as needed, with the same key.
+"""
+
+import enum
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import transaction
+from django.tasks import task
+from django.utils import timezone
+
+from orders.models import Order
+from payments.emails import customer_email_queue
+from payments.exceptions import InvalidPaymentTransition, PaymentError, ProviderUnavailable
+from payments.models import (
+    CustomerEmail,
+    LedgerEvent,
+    LedgerOperation,
+    Payment,
+    PaymentLedgerEntry,
+    PaymentStatus,
+)
+from payments.operations import keys, ledger
+
+logger = logging.getLogger(__name__)
+
+
+# Locks ------------------------------------------------------------------------
+
+
+def payment_qs_select_for_update():
+    """Payments locked in primary-key order, so two transactions never deadlock."""
+    return Payment.objects.select_for_update().order_by("pk")
+
+
+def lock_payment(payment_id: int, *, with_order: bool = False) -> Payment:
+    """Lock a payment; ``with_order`` locks its order first (the one lock order)."""
+    if with_order:
+        order_id = Payment.objects.values_list("order_id", flat=True).get(pk=payment_id)
+        Order.objects.select_for_update().get(pk=order_id)
+    return payment_qs_select_for_update().get(pk=payment_id)
+
+
+# The payment's state --------------------------------------------------------
+
+# What the worker-run operations may change on a payment.
+_MUTABLE_FIELDS = [
+    "status",
+    "captured_amount",
+    "refunded_amount",
+    "needs_attention",
+    "failure_code",
+    "failure_message",
+    "updated_at",
+]
+
+
+def save(payment: Payment) -> None:
+    payment.save(update_fields=_MUTABLE_FIELDS)
+
+
+def move(payment: Payment, status: str) -> None:
+    """Change the status if ``PAYMENT_TRANSITIONS`` allows it; raise otherwise."""
+    if not payment.can_transition_to(status):
+        raise InvalidPaymentTransition(
+            f"Payment {payment.pk} is {payment.status} and cannot become {status}."
+        )
+    payment.status = status
+
+
+def settle_status(payment: Payment, status: str) -> None:
+    """Move to ``status`` after the provider moved money; never raise at that point.
+
+    The money is recorded whatever the status; an unexpected status (changed
+    meanwhile) is flagged for staff rather than losing the record.
+    """
+    if payment.status == status:
+        return
+    if payment.can_transition_to(status):
+        payment.status = status
+    else:
+        flag(
+            payment,
+            "unexpected_status",
+            f"The provider moved money while the payment was {payment.status}; "
+            f"expected to become {status}. Check the ledger.",
+        )
+
+
+def flag(payment: Payment, code: str, message: str) -> None:
+    """Show the payment to staff (filter *Needs attention*) with the reason."""
+    payment.needs_attention = True
+    payment.failure_code = code
+    payment.failure_message = message
+    logger.error("Payment %s needs attention: %s", payment.pk, message)
+
+
+def ledger_failure(
+    payment: Payment,
+    requested: PaymentLedgerEntry,
+    code: str,
+    message: str,
+    *,
+    flagged: bool = True,
+) -> None:
+    ledger.record(
+        payment,
+        operation=requested.operation,
+        event=LedgerEvent.FAILED,
+        amount=requested.amount,
+        idempotency_key=requested.idempotency_key,
+        shipment_id=requested.shipment_id,
+        error_code=code,
+        message=message,
+    )
+    if flagged:
+        flag(payment, code, message)
+
+
+def queue_email_after(
+    payment: Payment, kind: str, requested: PaymentLedgerEntry, amount: int
+) -> None:
+    """Queue the customer e-mail for a success, in the transaction that records it.
+
+    The e-mail is keyed by the request (one per operation) and carries the
+    amount that moved.
+    """
+    customer_email_queue(
+        key=keys.email_for(kind, requested.idempotency_key),
+        kind=kind,
+        order_id=payment.order_id,
+        ledger_entry=requested,
+        amount=amount,
+    )
+
+
+def expire(payment: Payment) -> None:
+    """Mark a lapsed authorization expired and ask the customer for a new one.
+
+    Called under the payment's lock. A hold that lapses while still in fraud
+    review is only flagged: staff decide (cancel the order, or contact the
+    customer).
+    """
+    in_review = payment.status == PaymentStatus.IN_REVIEW
+    left = payment.authorized_amount - payment.captured_amount
+    move(payment, PaymentStatus.EXPIRED)
+    ledger.record(
+        payment,
+        operation=LedgerOperation.EXPIRE,
+        event=LedgerEvent.SUCCEEDED,
+        amount=left,
+        idempotency_key=keys.expire(payment.pk),
+    )
+    lapsed = f"The authorization lapsed on {payment.authorization_expires_at:%Y-%m-%d %H:%M}"
+    flag(
+        payment,
+        "authorization_expired",
+        f"{lapsed} while in fraud review: cancel the order or contact the customer."
+        if in_review
+        else f"{lapsed} before everything was captured; the customer was asked to authorize again.",
+    )
+    if in_review:
+        return
+    customer_email_queue(
+        key=keys.email_reauthorize(payment.pk),
+        kind=CustomerEmail.Kind.REAUTHORIZE,
+        order_id=payment.order_id,
+        amount=left,
+    )
+
+
+# Operations -------------------------------------------------------------------
+
+
+class OperationOutcome(enum.StrEnum):
+    SUCCEEDED = "succeeded"
+    ALREADY_DONE = "already_done"
+    RETRY_SCHEDULED = "retry_scheduled"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+
+
+# Failures after which nobody knows whether the provider moved the money.
+UNKNOWN_OUTCOMES = frozenset({"provider_unavailable"})
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an operation cannot run now: ``defer`` waits, otherwise it fails for good."""
+
+    code: str
+    message: str
+    defer: bool = False
+    # Nothing went wrong (the request became moot): recorded, not flagged.
+    quiet: bool = False
+
+
+MAX_RETRY_DELAY = timedelta(hours=1)
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """Exponential backoff from ``PAYMENTS_CAPTURE_RETRY_BASE_SECONDS``, at most an hour."""
+    seconds = settings.PAYMENTS_CAPTURE_RETRY_BASE_SECONDS * 2 ** min(attempt - 1, 16)
+    return min(timedelta(seconds=seconds), MAX_RETRY_DELAY)
+
+
+class Operation:
+    """One requested money operation, run by the worker: attempt, provider call, outcome.
+
+    A subclass names its ``operation`` (a ``LedgerOperation``) and says, as
+    methods, what differs between operations:
+
+    - ``check``: under the payment's lock, before anything is sent; returns a
+      :class:`Refusal` to defer or refuse, ``None`` to go on;
+    - ``call``: the provider call, with no lock held, with the request's key;
+    - ``apply``: under the lock again, records a success on the payment and
+      returns the amount that moved (for the ledger);
+    - ``on_refused``: under the lock, after the provider refused for good.
+
+    With ``lock_order``, the outcome is written with the order locked first
+    (for an ``apply`` that changes the order).
+    """
+
+    operation: ClassVar[str]
+    lock_order: ClassVar[bool] = False
+
+    def __init__(self, *, payment_id: int, idempotency_key: str, attempt: int = 1) -> None:
+        self.payment_id = payment_id
+        self.key = idempotency_key
+        self.attempt = attempt
+
+    def check(self, payment: Payment, requested: PaymentLedgerEntry) -> Refusal | None:
+        return None
+
+    def call(self, payment: Payment, requested: PaymentLedgerEntry) -> Any:
+        raise NotImplementedError
+
+    def apply(self, payment: Payment, requested: PaymentLedgerEntry, result: Any) -> int:
+        raise NotImplementedError
+
+    def on_refused(self, payment: Payment, error: PaymentError) -> None:
+        return None
+
+    def run(self) -> OperationOutcome:
+        """Attempt under the lock, call without it, record the outcome under it."""
+        payment_id, key, attempt = self.payment_id, self.key, self.attempt
+        with transaction.atomic():
+            payment = lock_payment(payment_id)
+            entries = ledger.key_entries(payment, key)
+            if LedgerEvent.SUCCEEDED in entries:
+                return OperationOutcome.ALREADY_DONE
+            requested = entries.get(LedgerEvent.REQUESTED)
+            if requested is None:
+                raise PaymentError(f"No {self.operation} was requested under {key!r}.")
+            failed = entries.get(LedgerEvent.FAILED)
+            retry = entries.get(LedgerEvent.RETRY_SCHEDULED)
+            if failed is not None and (retry is None or retry.pk < failed.pk):
+                # Failed for good: a copy of the task, or a retry scheduled before the
+                # failure, does nothing; only a retry asked for since (staff's) goes on.
+                return OperationOutcome.FAILED
+            refusal = self.check(payment, requested)
+            if refusal is not None and refusal.defer:
+                schedule_retry(
+                    payment, requested, attempt, refusal.code, refusal.message, deferred=True
+                )
+                return OperationOutcome.DEFERRED
+            if refusal is not None:
+                ledger_failure(
+                    payment, requested, refusal.code, refusal.message, flagged=not refusal.quiet
+                )
+                save(payment)
+                return OperationOutcome.FAILED
+            ledger.record(
+                payment,
+                operation=self.operation,
+                event=LedgerEvent.ATTEMPTED,
+                amount=requested.amount,
+                idempotency_key=key,
+                shipment_id=requested.shipment_id,
+                message=f"attempt {attempt}",
+            )
+
+        try:
+            result = self.call(payment, requested)
+        except ProviderUnavailable as error:
+            with transaction.atomic():
+                payment = lock_payment(payment_id)
+                if attempt >= settings.PAYMENTS_CAPTURE_MAX_ATTEMPTS:
+                    ledger_failure(
+                        payment,
+                        requested,
+                        error.code,
+                        f"Provider unavailable after {attempt} attempts: {error}",
+                    )
+                    save(payment)
+                    return OperationOutcome.FAILED
+                schedule_retry(payment, requested, attempt, error.code, str(error))
+            return OperationOutcome.RETRY_SCHEDULED
+        except PaymentError as error:
+            with transaction.atomic():
+                payment = lock_payment(payment_id)
+                if LedgerEvent.SUCCEEDED in ledger.key_entries(payment, key):
+                    return OperationOutcome.ALREADY_DONE
+                ledger_failure(payment, requested, error.code, str(error))
+                self.on_refused(payment, error)
+                save(payment)
+            return OperationOutcome.FAILED
+
+        with transaction.atomic():
+            payment = lock_payment(payment_id, with_order=self.lock_order)
+            if LedgerEvent.SUCCEEDED in ledger.key_entries(payment, key):
+                return OperationOutcome.ALREADY_DONE
+            moved = self.apply(payment, requested, result)
+            ledger.record(
+                payment,
+                operation=self.operation,
+                event=LedgerEvent.SUCCEEDED,
+                amount=moved,
+                idempotency_key=key,
+                shipment_id=requested.shipment_id,
+                provider_reference=result.provider_reference,
+            )
+            if payment.failure_code and not ledger.has_open_failures(payment):
+                payment.needs_attention = False
+                payment.failure_code = ""
+                payment.failure_message = ""
+            save(payment)
+        return OperationOutcome.SUCCEEDED
+
+
+# Every operation the worker can run, by its ``LedgerOperation`` name.
+OPERATIONS: dict[str, type[Operation]] = {}
+
+
+def register(operation: type[Operation]) -> type[Operation]:
+    """Class decorator: make an operation runnable by ``payment_operation_run``."""
+    OPERATIONS[operation.operation] = operation
+    return operation
+
+
+def payment_operation_run(
+    *, operation: str, payment_id: int, idempotency_key: str, attempt: int = 1
+) -> OperationOutcome:
+    """Run a requested operation by name; safe to run any number of times per key."""
+    runner = OPERATIONS[operation](
+        payment_id=payment_id, idempotency_key=idempotency_key, attempt=attempt
+    )
+    return runner.run()
+
+
+@task()
+def payment_operation_run_task(
+    operation: str, payment_id: int, idempotency_key: str, attempt: int = 1
+) -> str:
+    """The one task for every money operation (capture, void, refund, review approval)."""
+    return payment_operation_run(
+        operation=operation,
+        payment_id=payment_id,
+        idempotency_key=idempotency_key,
+        attempt=attempt,
+    )
+
+
+def enqueue(
+    operation: str,
+    payment_id: int,
+    key: str,
+    *,
+    attempt: int = 1,
+    run_after: datetime | None = None,
+) -> None:
+    """Enqueue the operation's task in the caller's transaction."""
+    runner = payment_operation_run_task
+    if run_after is not None:
+        runner = runner.using(run_after=run_after)
+    runner.enqueue(operation=operation, payment_id=payment_id, idempotency_key=key, attempt=attempt)
+
+
+def schedule_retry(
+    payment: Payment,
+    requested: PaymentLedgerEntry,
+    attempt: int,
+    code: str,
+    message: str,
+    *,
+    deferred: bool = False,
+) -> None:
+    """Run the operation again later: after a provider outage (one attempt used, backoff
+    growing) or because it must wait for others (``deferred``: no attempt used)."""
+    delay = retry_delay(1 if deferred else attempt)
+    next_attempt = attempt if deferred else attempt + 1
+    ledger.record(
+        payment,
+        operation=requested.operation,
+        event=LedgerEvent.RETRY_SCHEDULED,
+        amount=requested.amount,
+        idempotency_key=requested.idempotency_key,
+        shipment_id=requested.shipment_id,
+        error_code=code,
+        message=f"attempt {attempt}: {message}; next in {int(delay.total_seconds())} s",
+    )
+    enqueue(
+        requested.operation,
+        payment.pk,
+        requested.idempotency_key,
+        attempt=next_attempt,
+        run_after=timezone.now() + delay,
+    )
+
+
+def request(
+    payment: Payment,
+    *,
+    operation: str,
+    key: str,
+    amount: int,
+    shipment_id: int | None = None,
+    message: str = "",
+) -> bool:
+    """Record a request and enqueue its task, once per key; returns whether it was new."""
+    if payment.ledger.filter(idempotency_key=key, event=LedgerEvent.REQUESTED).exists():
+        return False
+    ledger.record(
+        payment,
+        operation=operation,
+        event=LedgerEvent.REQUESTED,
+        amount=amount,
+        idempotency_key=key,
+        shipment_id=shipment_id,
+        message=message,
+    )
+    enqueue(operation, payment.pk, key)
+    return True
