@@ -16,13 +16,10 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from payments.models import ProviderEvent
-from payments.operations.provider_events import payment_event_record
+from payments.operations.provider_events import payment_event_record, payment_event_storable
 from payments.providers.base import ProviderNotice
 
 logger = logging.getLogger(__name__)
-EVENT_ID_MAX_LENGTH = ProviderEvent._meta.get_field("event_id").max_length
-EVENT_TYPE_MAX_LENGTH = ProviderEvent._meta.get_field("type").max_length
 
 
 def _payment_intent(obj: dict) -> str:
@@ -86,13 +83,7 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest("Invalid event.")
     if not (isinstance(event_id, str) and isinstance(event_type, str) and isinstance(obj, dict)):
         return HttpResponseBadRequest("Invalid event.")
-    # What the event table can hold: ids and types of Stripe's sizes, and no NUL
-    # character anywhere (PostgreSQL refuses it in text and JSON).
-    if (
-        not 0 < len(event_id) <= EVENT_ID_MAX_LENGTH
-        or not 0 < len(event_type) <= EVENT_TYPE_MAX_LENGTH
-        or "\\u0000" in json.dumps(event)
-    ):
+    if not payment_event_storable(event_id=event_id, event_type=event_type, payload=event):
         return HttpResponseBadRequest("Invalid event.")
     created = payment_event_record(
         provider="stripe", event_id=event_id, event_type=event_type, payload=event
