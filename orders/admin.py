@@ -1,3 +1,4 @@
+import re
 from collections.abc import Callable, Sequence
 
 from django.contrib import admin, messages
@@ -31,6 +32,34 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_formset(self, request, obj=None, **kwargs):
+        return _stored_rows_only(super().get_formset(request, obj, **kwargs))
+
+
+def _stored_rows_only(formset):
+    """A read-only inline's rows come from the database, whatever a POST says.
+
+    Otherwise a forged management form (``TOTAL_FORMS=10**20``, unknown ids)
+    makes the admin build and display blank rows that have no amount or parent.
+    """
+
+    class StoredRowsOnly(formset):
+        def __init__(self, data=None, *args, **kwargs):
+            super().__init__(data, *args, **kwargs)
+            if not self.is_bound:
+                return
+            rows = list(self.get_queryset())
+            stored = self.data.copy()
+            prefix, pk_name = self.prefix, self.model._meta.pk.name
+            stored[f"{prefix}-TOTAL_FORMS"] = stored[f"{prefix}-INITIAL_FORMS"] = str(len(rows))
+            stored[f"{prefix}-MIN_NUM_FORMS"] = stored[f"{prefix}-MAX_NUM_FORMS"] = "0"
+            for index, row in enumerate(rows):
+                stored[f"{prefix}-{index}-{pk_name}"] = str(row.pk)
+                stored[f"{prefix}-{index}-{self.fk.name}"] = str(self.instance.pk)
+            self.data = stored
+
+    return StoredRowsOnly
 
 
 class OrderLineInline(ReadOnlyInline):
@@ -280,7 +309,11 @@ class OrderAdmin(admin.ModelAdmin):
         """The orders named by ``?ids=``, for staff who may change orders."""
         if not self.has_change_permission(request):
             raise PermissionDenied
-        ids = [int(pk) for pk in request.GET.get("ids", "").split(",") if pk.strip().isdigit()]
+        ids = [
+            int(pk)
+            for pk in request.GET.get("ids", "").split(",")
+            if re.fullmatch(r"[0-9]{1,18}", pk.strip())
+        ]
         return list(Order.objects.filter(pk__in=ids).order_by("pk"))
 
     def _back(self, orders: list[Order]) -> HttpResponse:

@@ -2,7 +2,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -193,7 +194,15 @@ class PaymentsOrderAdmin(OrderAdminExtension):
         return queryset.prefetch_related("payments")
 
     def change_view_context(self, model_admin, request: HttpRequest, object_id: str) -> dict:
-        order = Order.objects.filter(pk=object_id).only("status", "number").first()
+        try:
+            order_id = Order._meta.pk.to_python(unquote(object_id))
+        except ValidationError:
+            order_id = None  # not an id: the admin itself says no such order
+        order = (
+            Order.objects.filter(pk=order_id).only("status", "number").first()
+            if order_id is not None
+            else None
+        )
         if request.method == "GET" and order and order.status == OrderStatus.IN_REVIEW:
             model_admin.message_user(
                 request,
@@ -206,8 +215,9 @@ class PaymentsOrderAdmin(OrderAdminExtension):
                 messages.WARNING,
             )
         return {
-            "can_refund": Payment.objects.filter(
-                order_id=object_id, status__in=REFUNDABLE_STATUSES, captured_amount__gt=0
+            "can_refund": order is not None
+            and Payment.objects.filter(
+                order_id=order.pk, status__in=REFUNDABLE_STATUSES, captured_amount__gt=0
             ).exists(),
         }
 

@@ -1,6 +1,25 @@
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.core.validators import MaxLengthValidator
 
 from shop.models import BlockedCheckoutAttempt, Product, ProductVariant
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """The admin's login form, refusing a username longer than any user's.
+
+    Django's form only sets the field's ``maxlength`` attribute; without this
+    check a 3,000-character name reached the login-failure record (django-axes),
+    whose column holds 255.
+    """
+
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        username = self.fields["username"]
+        username.validators.append(MaxLengthValidator(username.max_length or 150))
+
+
+admin.site.login_form = AdminLoginForm
 
 
 class ProductVariantInline(admin.TabularInline):

@@ -7,10 +7,13 @@ secret key, explicit hosts and HTTPS-only cookies are required.
 """
 
 import re
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -25,7 +28,7 @@ env = environ.Env(
     EMAIL_URL=(str, ""),
     DEFAULT_FROM_EMAIL=(str, "Boutique <boutique@example.com>"),
     PAYMENTS_PROVIDER=(str, "sandbox"),
-    SHOP_BASE_URL=(str, "http://127.0.0.1:8000"),
+    SHOP_BASE_URL=(str, ""),
     SECURE_HSTS_SECONDS=(int, 60 * 60 * 24 * 365),
     LOG_LEVEL=(str, "INFO"),
 )
@@ -53,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_tasks_db",
+    "axes",
     "shop",
     "orders",
     "payments",
@@ -62,14 +66,21 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "shop.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy (Django's, with Stripe's hosts when it is on),
+    # Permissions-Policy, no Server header.
+    "shop.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # 400 for a NUL byte or an integer beyond 64 bits anywhere in the request.
+    "shop.security.RejectUnreadableInputMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "shop.urls"
@@ -85,6 +96,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
+                "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "shop.context_processors.storefront",
@@ -116,6 +128,23 @@ TASKS = {
     }
 }
 
+# Admin login lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords
+# for one username, or from one IP address, within AXES_COOLOFF_MINUTES, that
+# username (or address) is refused until the cool-off has passed, even with the
+# right password. Attempts are listed for superusers under Axes in the admin.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "shop.security.client_ip"
+# How many reverse proxies of ours stand in front of the app: the client's
+# address is read that many places from the right of X-Forwarded-For.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -146,24 +175,46 @@ STORAGES = {
     },
 }
 
-# E-mail: files you can read in development (var/mail/), SMTP from EMAIL_URL
-# (smtp+tls://user:password@host:587) in production.
-if env("EMAIL_URL"):
-    _smtp = env.email_url("EMAIL_URL")
-    MAILERS = {
-        "default": {
-            "BACKEND": _smtp["EMAIL_BACKEND"],
-            "OPTIONS": {
-                "host": _smtp["EMAIL_HOST"],
-                "port": _smtp["EMAIL_PORT"],
-                "username": _smtp["EMAIL_HOST_USER"],
-                "password": _smtp["EMAIL_HOST_PASSWORD"],
-                "use_tls": _smtp.get("EMAIL_USE_TLS", False),
-                "use_ssl": _smtp.get("EMAIL_USE_SSL", False),
-                "timeout": 20,
-            },
+# E-mail: files you can read in development (var/mail/); in production
+# EMAIL_URL, in any scheme django-environ documents: smtp:// smtps://
+# smtp+tls:// smtp+ssl:// (user:password@host:port), consolemail://,
+# filemail:///absolute/folder, memorymail://, dummymail://.
+EMAIL_URL = env("EMAIL_URL")
+
+
+def _mailer(url: str) -> dict:
+    """The MAILERS entry for an EMAIL_URL: each backend gets only the options it takes."""
+    config = env.email_url_config(url)
+    backend = config["EMAIL_BACKEND"]
+    if backend.endswith(".smtp.EmailBackend"):
+        if not config["EMAIL_HOST"]:
+            raise ImproperlyConfigured("EMAIL_URL names no host: smtp+tls://user:password@host:587")
+        options = {
+            "host": config["EMAIL_HOST"],
+            "port": config["EMAIL_PORT"],
+            "username": config["EMAIL_HOST_USER"] or "",
+            "password": config["EMAIL_HOST_PASSWORD"] or "",
+            "use_tls": config.get("EMAIL_USE_TLS", False),
+            "use_ssl": config.get("EMAIL_USE_SSL", False),
+            "timeout": 20,
         }
-    }
+    elif backend.endswith(".filebased.EmailBackend"):
+        # django-environ drops the leading "/" of filemail:///folder: read it here.
+        parts = urlsplit(url)
+        folder = Path(parts.netloc + parts.path) if parts.netloc or parts.path else VAR_DIR / "mail"
+        options = {"file_path": str(folder if folder.is_absolute() else BASE_DIR / folder)}
+    else:
+        options = {}
+    return {"BACKEND": backend, "OPTIONS": options}
+
+
+if EMAIL_URL:
+    try:
+        MAILERS = {"default": _mailer(EMAIL_URL)}
+    except (ValueError, KeyError) as error:
+        raise ImproperlyConfigured(
+            f"EMAIL_URL is not a URL django-environ reads: {error}"
+        ) from None
 else:
     MAILERS = {
         "default": {
@@ -186,8 +237,40 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Content Security Policy, enforced on every response: only the shop's own
+# scripts, styles, images and fonts; no inline script or style (a nonce where
+# Django's admin needs one); no framing; forms post only to the shop (the
+# sandbox's pages are the shop's own). Stripe's hosts are added only when
+# PAYMENTS_PROVIDER=stripe (SECURE_CSP_STRIPE, applied per response by
+# shop.security.SecurityHeadersMiddleware), as Stripe's security guide lists them.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "frame-src": [CSP.NONE],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
+SECURE_CSP_STRIPE = {
+    "script-src": ["https://js.stripe.com", "https://*.js.stripe.com"],
+    "frame-src": ["https://js.stripe.com", "https://*.js.stripe.com", "https://hooks.stripe.com"],
+    "connect-src": ["https://api.stripe.com"],
+    "img-src": ["https://*.stripe.com"],
+}
+# Browser features: the Payment Request API for the shop itself (wallets; and
+# Stripe's frame when Stripe is on), no camera, microphone or location.
+PERMISSIONS_POLICY = "payment=(self), camera=(), microphone=(), geolocation=(), usb=()"
+PERMISSIONS_POLICY_STRIPE = (
+    'payment=(self "https://js.stripe.com"), camera=(), microphone=(), geolocation=(), usb=()'
+)
+
 if not DEBUG:
-    if not env("EMAIL_URL"):
+    if not EMAIL_URL:
         raise ImproperlyConfigured("EMAIL_URL must be set when DEBUG is off.")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -202,6 +285,14 @@ PAYMENTS_PROVIDER = env("PAYMENTS_PROVIDER")
 if PAYMENTS_PROVIDER not in {"sandbox", "stripe"}:
     raise ImproperlyConfigured(
         f"PAYMENTS_PROVIDER={PAYMENTS_PROVIDER!r} is not available; use 'sandbox' or 'stripe'."
+    )
+# The sandbox takes no real money: with DEBUG off it runs only on a site that
+# says it is a demonstration (PAYMENTS_SANDBOX_DEMO=True), never by default.
+PAYMENTS_SANDBOX_DEMO = env.bool("PAYMENTS_SANDBOX_DEMO", default=False)
+if PAYMENTS_PROVIDER == "sandbox" and not DEBUG and not PAYMENTS_SANDBOX_DEMO:
+    raise ImproperlyConfigured(
+        "PAYMENTS_PROVIDER=sandbox takes no real payment: with DEBUG off use stripe, "
+        "or set PAYMENTS_SANDBOX_DEMO=True for a demonstration site."
     )
 # Stripe (PAYMENTS_PROVIDER=stripe): the three keys from the Dashboard, checked
 # here so a typo stops the start, not the first order. Values are never echoed.
@@ -231,7 +322,22 @@ STRIPE_READ_TIMEOUT_SECONDS = env.float("STRIPE_READ_TIMEOUT_SECONDS", default=3
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 # Webhook events older than this (by their signature's timestamp) are refused.
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# The address in e-mailed links: required in production (otherwise they would
+# point at 127.0.0.1), an http(s) URL with no path.
 SHOP_BASE_URL = env("SHOP_BASE_URL").rstrip("/")
+if not SHOP_BASE_URL:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SHOP_BASE_URL must be set when DEBUG is off: the shop's public address, "
+            "e.g. https://shop.example.com (e-mailed links start with it)."
+        )
+    SHOP_BASE_URL = "http://127.0.0.1:8000"
+elif not re.fullmatch(r"https?://[^/\s?#]+", SHOP_BASE_URL):
+    raise ImproperlyConfigured(
+        f"SHOP_BASE_URL={SHOP_BASE_URL!r} is not a site address such as https://shop.example.com."
+    )
+elif not DEBUG and not SHOP_BASE_URL.startswith("https://"):
+    raise ImproperlyConfigured("SHOP_BASE_URL must start with https:// when DEBUG is off.")
 SHOP_CURRENCY = "EUR"
 # The company behind the shop, shown on the legal pages (terms of sale, legal
 # notice, returns, contact, privacy) and as the merchant on the payment page.

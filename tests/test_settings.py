@@ -8,8 +8,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+STRIPE_KEYS = {
+    "PAYMENTS_PROVIDER": "stripe",
+    "STRIPE_SECRET_KEY": "sk_test_" + "a1B2c3D4e5F6g7H8i9J0",
+    "STRIPE_PUBLISHABLE_KEY": "pk_test_" + "a1B2c3D4e5F6g7H8i9J0",
+    "STRIPE_WEBHOOK_SECRET": "whsec_" + "a1B2c3D4e5F6g7H8i9J0",
+}
 STRONG_KEY = "k" * 20 + "x9Q2-" * 10
 PRODUCTION = {
+    **STRIPE_KEYS,
+    "SHOP_BASE_URL": "https://shop.example.com",
     "DEBUG": "False",
     "SECRET_KEY": STRONG_KEY,
     "ALLOWED_HOSTS": "shop.example.com",
@@ -37,6 +45,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     [
         ("SECRET_KEY", "SECRET_KEY must be set"),
         ("EMAIL_URL", "EMAIL_URL must be set"),
+        ("SHOP_BASE_URL", "SHOP_BASE_URL must be set"),
     ],
 )
 def test_production_refuses_to_start_without(missing, message):
@@ -61,14 +70,6 @@ def test_an_unknown_payment_provider_is_refused_with_its_name():
 def test_production_settings_pass_the_deployment_checks():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stderr + result.stdout
-
-
-STRIPE_KEYS = {
-    "PAYMENTS_PROVIDER": "stripe",
-    "STRIPE_SECRET_KEY": "sk_test_" + "a1B2c3D4e5F6g7H8i9J0",
-    "STRIPE_PUBLISHABLE_KEY": "pk_test_" + "a1B2c3D4e5F6g7H8i9J0",
-    "STRIPE_WEBHOOK_SECRET": "whsec_" + "a1B2c3D4e5F6g7H8i9J0",
-}
 
 
 def test_the_stripe_provider_starts_with_its_three_keys():
@@ -105,3 +106,87 @@ def test_the_stripe_provider_refuses_mixed_live_and_test_keys():
     result = manage("check", **live)
     assert result.returncode != 0
     assert "both be live keys or both test keys" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("http://shop.example.com", "must start with https://"),
+        ("shop.example.com", "is not a site address"),
+        ("https://shop.example.com/fr/", "is not a site address"),
+    ],
+)
+def test_production_refuses_a_shop_base_url_e_mails_could_not_use(value, message):
+    result = manage("check", **{**PRODUCTION, "SHOP_BASE_URL": value})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_refuses_the_sandbox_unless_it_is_a_demo():
+    sandbox = {k: v for k, v in PRODUCTION.items() if not k.startswith(("STRIPE_", "PAYMENTS_"))}
+    result = manage("check", **sandbox)
+    assert result.returncode != 0
+    assert "PAYMENTS_SANDBOX_DEMO=True" in result.stderr
+    result = manage("check", **sandbox, PAYMENTS_SANDBOX_DEMO="True")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "smtp://user:secret@smtp.example.com:25",
+        "smtps://user:secret@smtp.example.com:465",
+        "smtp+tls://user:secret@smtp.example.com:587",
+        "smtp+ssl://user:secret@smtp.example.com:465",
+        "consolemail://",
+        "filemail:///tmp/boutique-settings-test-mail",
+        "memorymail://",
+        "dummymail://",
+    ],
+)
+def test_production_starts_with_every_email_url_scheme(url):
+    result = manage("check", **{**PRODUCTION, "EMAIL_URL": url})
+    assert result.returncode == 0, result.stderr
+
+
+SEND = (
+    "from django.core.mail import send_mail; "
+    "print('sent', send_mail('Subject', 'Body', None, ['claire@example.com']))"
+)
+
+
+@pytest.mark.parametrize(
+    ("url", "expect"),
+    [
+        ("consolemail://", "Subject: Subject"),
+        ("memorymail://", "sent 1"),
+        ("dummymail://", "sent"),
+    ],
+)
+def test_an_e_mail_goes_out_through_a_non_smtp_email_url(url, expect):
+    result = manage("shell", "-c", SEND, **{**PRODUCTION, "EMAIL_URL": url})
+    assert result.returncode == 0, result.stderr
+    assert expect in result.stdout
+
+
+def test_filemail_writes_to_the_absolute_folder_it_names(tmp_path):
+    folder = tmp_path / "mail"
+    result = manage("shell", "-c", SEND, **{**PRODUCTION, "EMAIL_URL": f"filemail://{folder}"})
+    assert result.returncode == 0, result.stderr
+    assert "Subject: Subject" in next(folder.iterdir()).read_text()
+
+
+def test_smtp_options_come_from_the_url():
+    from django.core.mail import mailers
+    from django.test import override_settings
+
+    from shop.settings import _mailer
+
+    with override_settings(MAILERS={"default": _mailer("smtp+tls://me:pw@mail.example.com:587")}):
+        connection = mailers["default"]
+    assert (connection.host, connection.port, connection.username) == (
+        "mail.example.com",
+        587,
+        "me",
+    )
+    assert connection.use_tls is True

@@ -11,6 +11,7 @@ the return and the placing of the order check that binding and its age
 ``CardSessionRefused``: no order, no authorization.
 """
 
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -82,8 +83,8 @@ def payment_card_session_read(*, reference: str, session_id: str) -> CompletedCa
     when the session was not opened by this checkout, has expired, or gave a
     token another checkout claimed.
     """
-    if not session_id or len(session_id) > 100 or not session_id.isprintable():
-        return None
+    if not re.fullmatch(r"[A-Za-z0-9_]{1,100}", session_id or ""):
+        return None  # not an id any provider issues (NUL bytes, spaces, ...)
     binding = _binding(reference, session_id)
     if binding is None:
         raise CardSessionRefused("This card session was not opened by this checkout.")

@@ -6,6 +6,8 @@ once and the ledger accepts one success for it. Customer e-mails are keyed the
 same way, so each event sends one e-mail.
 """
 
+import re
+
 
 def authorize(payment_id: int) -> str:
     """The authorization of one payment (also sent to the provider as metadata)."""
@@ -17,7 +19,9 @@ AUTHORIZE_PREFIX = "authorize-payment-"
 
 def payment_id_of_authorization(key: str) -> int | None:
     """The payment an authorization key names; ``None`` for any other string."""
-    if key.startswith(AUTHORIZE_PREFIX) and key[len(AUTHORIZE_PREFIX) :].isdigit():
+    if key.startswith(AUTHORIZE_PREFIX) and re.fullmatch(
+        r"[0-9]{1,18}", key[len(AUTHORIZE_PREFIX) :]
+    ):
         return int(key[len(AUTHORIZE_PREFIX) :])
     return None
 

@@ -8,6 +8,8 @@ state, read afresh, so duplicates and any order of arrival are harmless.
 What each event did is kept on it for staff.
 """
 
+import json
+
 from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
@@ -31,6 +33,16 @@ from payments.providers.base import PaymentState, ProviderNotice, ProviderRefund
 from shop.money import format_money
 
 EVENT_MAX_ATTEMPTS = 8
+
+
+def payment_event_storable(*, event_id: str, event_type: str, payload: dict) -> bool:
+    """Whether the event table can hold this event: an id and a type of the column's
+    sizes, and no NUL character anywhere (PostgreSQL refuses it in text and JSON)."""
+    return (
+        0 < len(event_id) <= ProviderEvent._meta.get_field("event_id").max_length
+        and 0 < len(event_type) <= ProviderEvent._meta.get_field("type").max_length
+        and "\\u0000" not in json.dumps(payload)
+    )
 
 
 def payment_event_record(*, provider: str, event_id: str, event_type: str, payload: dict) -> bool:

@@ -54,10 +54,40 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"report_{report.when}", report)
 
 
+# The shop's Content Security Policy is on in the browser tests (never
+# bypass_csp): every violation a page reports, as an event or on the console,
+# fails the test that caused it.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  window.__reportCspViolation(
+    event.violatedDirective + " blocked " + (event.blockedURI || "inline") +
+    " on " + event.documentURI
+  );
+});
+"""
+
+
+def watch_csp_violations(context, page) -> list[str]:
+    """The list that every CSP violation in ``context`` (and on ``page``'s console) joins."""
+    violations: list[str] = []
+    context.expose_binding(
+        "__reportCspViolation", lambda source, message: violations.append(message)
+    )
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return violations
+
+
 def _new_page(browser, request, **context_options):
     context = browser.new_context(**context_options)
     context.set_default_timeout(15_000)
     page = context.new_page()
+    violations = watch_csp_violations(context, page)
     yield page
     report = getattr(request.node, "report_call", None)
     if report is None or report.failed:
@@ -66,6 +96,7 @@ def _new_page(browser, request, **context_options):
         page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
         (ARTIFACTS / f"{name}.html").write_text(page.content())
     context.close()
+    assert violations == [], "Content Security Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import RequestFactory
 from PIL import Image
 
 from shop.demo import DEMO_PRODUCTS, load_demo_catalogue
@@ -130,7 +131,9 @@ class TestCreateDemoStaff:
         output = run("create_demo_staff")
 
         assert "Created the superuser 'staff'" in output
-        user = authenticate(username="staff", password="boutique-staff")
+        user = authenticate(
+            RequestFactory().post("/admin/login/"), username="staff", password="boutique-staff"
+        )
         assert user is not None
         assert user.is_superuser
         assert user.is_staff
@@ -147,7 +150,12 @@ class TestCreateDemoStaff:
 
         assert "already exists" in output
         assert get_user_model().objects.filter(username="staff").count() == 1
-        assert authenticate(username="staff", password="changed-by-hand") is not None
+        assert (
+            authenticate(
+                RequestFactory().post("/admin/login/"), username="staff", password="changed-by-hand"
+            )
+            is not None
+        )
 
     def test_refuses_without_debug(self, settings):
         settings.DEBUG = False
@@ -161,4 +169,9 @@ class TestCreateDemoStaff:
 
         run("create_demo_staff", "--force")
 
-        assert authenticate(username="staff", password="boutique-staff") is not None
+        assert (
+            authenticate(
+                RequestFactory().post("/admin/login/"), username="staff", password="boutique-staff"
+            )
+            is not None
+        )

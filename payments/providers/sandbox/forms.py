@@ -31,7 +31,7 @@ class CardForm(forms.Form):
 
     def clean_number(self) -> str:
         number = re.sub(r"[\s-]", "", self.cleaned_data["number"])
-        if not number.isdigit() or not luhn_valid(number):
+        if not re.fullmatch(r"[0-9]{12,19}", number) or not luhn_valid(number):
             raise forms.ValidationError(_("This card number is not valid."))
         brand = detect_brand(number)
         if brand is None:
@@ -42,7 +42,9 @@ class CardForm(forms.Form):
         return number
 
     def clean_expiry(self) -> tuple[int, int]:
-        match = re.fullmatch(r"\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*", self.cleaned_data["expiry"])
+        match = re.fullmatch(
+            r"\s*([0-9]{1,2})\s*/\s*([0-9]{2}|[0-9]{4})\s*", self.cleaned_data["expiry"]
+        )
         if not match:
             raise forms.ValidationError(_("Enter the expiry date as MM/YY."))
         month, year = int(match[1]), int(match[2])
@@ -63,7 +65,7 @@ class CardForm(forms.Form):
         brand = getattr(self, "brand", None)
         if code and brand:
             length = security_code_length(brand)
-            if not (code.isdigit() and len(code) == length):
+            if not re.fullmatch(rf"[0-9]{{{length}}}", code):
                 self.add_error(
                     "security_code",
                     _("The security code of this card has %(count)d digits.") % {"count": length},

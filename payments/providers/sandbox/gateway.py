@@ -10,6 +10,7 @@ HTTP API.
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -104,8 +105,19 @@ def session_create(
     return {"id": session.id}
 
 
+def _well_formed(object_id: str, prefix: str) -> bool:
+    """Whether ``object_id`` looks like one of ours (an unknown one is then looked up).
+
+    A real service answers "no such object" to anything else, NUL bytes included,
+    which PostgreSQL would refuse in a query.
+    """
+    return re.fullmatch(rf"{prefix}_[0-9a-f]{{1,36}}", object_id) is not None
+
+
 def session_get(session_id: str) -> SandboxCardSession | None:
     """The session, for the sandbox's own hosted page."""
+    if not _well_formed(session_id, "cs"):
+        return None
     return SandboxCardSession.objects.select_related("token").filter(pk=session_id).first()
 
 
@@ -285,6 +297,8 @@ def charge_retrieve(*, charge_id: str) -> dict[str, Any]:
 
 def challenge_get(charge_id: str) -> SandboxCharge | None:
     """The charge behind a challenge page, for the sandbox's own page."""
+    if not _well_formed(charge_id, "ch"):
+        return None
     return SandboxCharge.objects.filter(pk=charge_id).first()
 
 

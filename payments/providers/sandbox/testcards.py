@@ -72,7 +72,7 @@ TEST_CARDS: dict[str, TestCard] = {
 
 
 def luhn_valid(number: str) -> bool:
-    if not number.isdigit() or len(number) < 12:
+    if not (number.isascii() and number.isdigit()) or len(number) < 12:
         return False
     total = 0
     for index, char in enumerate(reversed(number)):

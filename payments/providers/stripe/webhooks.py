@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from payments.operations.provider_events import payment_event_record
+from payments.operations.provider_events import payment_event_record, payment_event_storable
 from payments.providers.base import ProviderNotice
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,8 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     except (ValueError, KeyError, TypeError):
         return HttpResponseBadRequest("Invalid event.")
     if not (isinstance(event_id, str) and isinstance(event_type, str) and isinstance(obj, dict)):
+        return HttpResponseBadRequest("Invalid event.")
+    if not payment_event_storable(event_id=event_id, event_type=event_type, payload=event):
         return HttpResponseBadRequest("Invalid event.")
     created = payment_event_record(
         provider="stripe", event_id=event_id, event_type=event_type, payload=event
