@@ -7,7 +7,6 @@ the outcome written with the order and then the payment locked (the engine's
 one lock order), which confirms the order, holds it for review or fails it.
 """
 
-import re
 from dataclasses import dataclass
 
 from django.conf import settings
