@@ -8,6 +8,7 @@ Importing this module registers every worker-run operation with the engine.
 
 from payments.operations.authorization import (
     Reauthorization,
+    payment_abandon_authorization,
     payment_authorize,
     payment_card_session_read,
     payment_card_session_start,
@@ -46,6 +47,7 @@ __all__ = [
     "Reauthorization",
     "WatchReport",
     "capture_key_for_shipment",
+    "payment_abandon_authorization",
     "payment_approve_review",
     "payment_authorize",
     "payment_capture",

@@ -39,8 +39,10 @@ from payments.services import (
 from shop.cart import Cart, CartSummary
 from shop.checkout.services import (
     PaymentChoice,
+    PaymentChoiceChanged,
     checkout_complete_authentication,
     checkout_is_placed,
+    checkout_payment_replaced,
     checkout_place_order,
     checkout_placed_order,
 )
@@ -173,7 +175,12 @@ def checkout_payment_return(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("The card details were not received. Please enter them again."))
         return redirect("shop:checkout_payment")
     card = completed.card
-    CheckoutState(request.session).set_payment(
+    state = CheckoutState(request.session)
+    # A new choice ends any authorization left waiting (3-D Secure after Back),
+    # and Place order starts a new attempt for this card.
+    checkout_payment_replaced(checkout_token=state.token)
+    state.renew_token()
+    state.set_payment(
         {
             "session_id": completed.session_id,
             "method": completed.method,
@@ -223,8 +230,18 @@ def _already_placed(request: HttpRequest) -> HttpResponse | None:
 
 
 def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
-    if request.POST.get("checkout_token") != str(state.token):
-        messages.error(request, _("Your order changed in another tab: please check it again."))
+    sent = request.POST.get("checkout_token", "")
+    if sent != str(state.token):
+        if state.was_token(sent):
+            messages.error(request, _("Your order changed in another tab: please check it again."))
+        else:
+            messages.error(
+                request,
+                _(
+                    "This form could not be verified, so nothing was ordered. "
+                    "Please check your order and place it again."
+                ),
+            )
         return redirect("shop:checkout_review")
     card = state.payment
     try:
@@ -249,6 +266,15 @@ def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
     except OutOfStock as error:
         messages.error(request, str(error))
         return redirect("shop:cart")
+    except PaymentChoiceChanged:
+        state.renew_token()
+        messages.error(
+            request,
+            _(
+                "Your payment choice changed: nothing was charged. Please check it and place the order again."
+            ),
+        )
+        return redirect("shop:checkout_review")
     except ProviderUnavailable:
         # Unknown outcome: keep this attempt; sending the form again asks with the same key.
         messages.error(request, payment_failure_message("provider_unavailable"))

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 from orders.models import PLACED_STATUSES, Order, OrderStatus
 from orders.services import CustomerDetails, order_place
+from payments.models import PaymentStatus
 from payments.providers.base import CardDetails
 from payments.selectors import payment_latest_for_order
 from payments.services import (
+    payment_abandon_authorization,
     payment_authorize,
     payment_complete_authentication,
     payment_create_for_order,
@@ -28,6 +30,11 @@ class PaymentChoice:
     method: str
     payment_token: str
     card: CardDetails
+
+
+class PaymentChoiceChanged(Exception):
+    """Raised when Place order would resume an authorization for a card or method the
+    shopper no longer chose; the pending one is ended, the checkout must start afresh."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,9 @@ def checkout_place_order(
     (``checkout_complete_authentication``). Raises ``OutOfStock`` (nothing
     reserved), ``ProviderUnavailable`` (outcome unknown: the attempt is kept)
     and ``PaymentError`` for a decline (the order is marked declined and its
-    stock released).
+    stock released). Never resumes an authorization for another card or
+    method than ``payment``: that one is ended and ``PaymentChoiceChanged``
+    raised.
     """
     order = order_place(
         checkout_token=checkout_token,
@@ -67,6 +76,14 @@ def checkout_place_order(
         language=language,
     )
     if order.status == OrderStatus.PENDING_PAYMENT:
+        pending = payment_latest_for_order(order_id=order.pk)
+        if (
+            pending is not None
+            and pending.status == PaymentStatus.PENDING
+            and (pending.payment_token, pending.method) != (payment.payment_token, payment.method)
+        ):
+            payment_abandon_authorization(payment_id=pending.pk)
+            raise PaymentChoiceChanged(order.number)
         created = payment_create_for_order(
             order_id=order.pk,
             method=payment.method,
@@ -78,6 +95,23 @@ def checkout_place_order(
             return CheckoutOutcome(order=order, action_url=authorized.action_url)
         order.refresh_from_db(fields=["status"])
     return CheckoutOutcome(order=order)
+
+
+def checkout_payment_replaced(*, checkout_token: uuid.UUID) -> None:
+    """A new payment choice: end whatever this checkout left waiting for the shopper.
+
+    The 3-D Secure (or approval) page of the card chosen before is cancelled
+    at the provider and the order it was for released (stock given back), so
+    Place order can never resume it for the new card.
+    """
+    order = Order.objects.filter(
+        checkout_token=checkout_token, status=OrderStatus.PENDING_PAYMENT
+    ).first()
+    if order is None:
+        return
+    payment = payment_latest_for_order(order_id=order.pk)
+    if payment is not None:
+        payment_abandon_authorization(payment_id=payment.pk)
 
 
 def checkout_complete_authentication(*, checkout_token: uuid.UUID) -> Order | None:
