@@ -227,6 +227,10 @@ STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 # Webhook events older than this (by their signature's timestamp) are refused.
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
 SHOP_BASE_URL = env("SHOP_BASE_URL").rstrip("/")
+# "Find my order": requests allowed per address and per IP within the window.
+SHOP_FIND_ORDER_PER_EMAIL = 3
+SHOP_FIND_ORDER_PER_IP = 10
+SHOP_FIND_ORDER_WINDOW_SECONDS = 60 * 60
 SHOP_CURRENCY = "EUR"
 # The company behind the shop, shown on the legal pages (terms of sale, legal
 # notice, returns, contact, privacy) and as the merchant on the payment page.

@@ -359,6 +359,12 @@ def _authorization_succeeded(payment_id: int, result: AuthorizeResult) -> Paymen
             )
         elif order.status == OrderStatus.PENDING_PAYMENT:
             order_confirm(order_id=order.pk)
+            customer_email_queue(
+                key=keys.email_placed(order.pk),
+                kind=CustomerEmail.Kind.PLACED,
+                order_id=order.pk,
+                amount=payment.captured_amount or payment.authorized_amount,
+            )
         else:
             # A replacement: the expired holds are settled by this one.
             Payment.objects.filter(order_id=order.pk, status=PaymentStatus.EXPIRED).update(
