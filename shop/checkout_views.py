@@ -190,10 +190,10 @@ def checkout_payment_return(request: HttpRequest) -> HttpResponse:
         return redirect("shop:checkout_payment")
     card = completed.card
     state = CheckoutState(request.session)
-    # A new choice ends any authorization left waiting (3-D Secure after Back),
-    # and Place order starts a new attempt for this card.
-    checkout_payment_replaced(checkout_token=state.token)
-    state.renew_token()
+    # A new choice ends any authorization left waiting (3-D Secure after Back);
+    # if this attempt had placed an order, Place order starts a new one.
+    if checkout_payment_replaced(checkout_token=state.token):
+        state.renew_token()
     state.set_payment(
         {
             "session_id": completed.session_id,

@@ -97,21 +97,21 @@ def checkout_place_order(
     return CheckoutOutcome(order=order)
 
 
-def checkout_payment_replaced(*, checkout_token: uuid.UUID) -> None:
+def checkout_payment_replaced(*, checkout_token: uuid.UUID) -> bool:
     """A new payment choice: end whatever this checkout left waiting for the shopper.
 
     The 3-D Secure (or approval) page of the card chosen before is cancelled
     at the provider and the order it was for released (stock given back), so
-    Place order can never resume it for the new card.
+    Place order can never resume it for the new card. Returns whether this
+    checkout attempt had placed an order already (it must start afresh).
     """
-    order = Order.objects.filter(
-        checkout_token=checkout_token, status=OrderStatus.PENDING_PAYMENT
-    ).first()
+    order = Order.objects.filter(checkout_token=checkout_token).first()
     if order is None:
-        return
+        return False
     payment = payment_latest_for_order(order_id=order.pk)
-    if payment is not None:
+    if order.status == OrderStatus.PENDING_PAYMENT and payment is not None:
         payment_abandon_authorization(payment_id=payment.pk)
+    return True
 
 
 def checkout_complete_authentication(*, checkout_token: uuid.UUID) -> Order | None:
