@@ -80,11 +80,11 @@ def _held_title(payment: Payment, amount: str) -> str:
     }
 
 
-def _payment_events(payment: Payment, order: Order) -> list[TimelineEvent]:
+def _payment_events(payment: Payment) -> list[TimelineEvent]:
+    """What the ledger's successes say happened to this payment's money."""
     events = []
-    money = lambda amount: format_money(amount, payment.currency)  # noqa: E731
     for entry in payment.successes:
-        amount = money(entry.amount)
+        amount = format_money(entry.amount, payment.currency)
         if entry.operation == LedgerOperation.AUTHORIZE:
             events.append(TimelineEvent("held", entry.created_at, _held_title(payment, amount)))
             reviewed = payment.status == PaymentStatus.IN_REVIEW or any(
@@ -147,7 +147,7 @@ def order_timeline(order: Order) -> list[TimelineEvent]:
         )
     ]
     for payment in order.payments.all():
-        events += _payment_events(payment, order)
+        events += _payment_events(payment)
     if order.confirmed_at:
         events.append(
             TimelineEvent("confirmed", order.confirmed_at, _("Order confirmed, being prepared"))
