@@ -1,6 +1,7 @@
 """Shipping methods offered at checkout: code, label, price in minor units."""
 
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from django.conf import settings
 from django.utils.functional import Promise
@@ -27,3 +28,20 @@ SHIPPING_METHODS: dict[str, ShippingMethod] = {
     )
 }
 DEFAULT_SHIPPING_METHOD = "standard"
+
+
+# Each carrier's public tracking page; ``{number}`` is the parcel's tracking number.
+TRACKING_URLS: dict[str, str] = {
+    "colissimo": "https://www.laposte.fr/outils/suivre-vos-envois?code={number}",
+    "chronopost": "https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT={number}",
+    "dhl": "https://www.dhl.com/fr-en/home/tracking.html?tracking-id={number}",
+    "ups": "https://www.ups.com/track?tracknum={number}",
+}
+
+
+def tracking_url(carrier: str, tracking_number: str) -> str:
+    """The carrier's tracking page for this parcel; "" when unknown."""
+    template = TRACKING_URLS.get(carrier)
+    if not template or not tracking_number:
+        return ""
+    return template.format(number=quote(tracking_number, safe=""))

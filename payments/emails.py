@@ -14,12 +14,18 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from orders.models import Order
+from orders.links import order_page_url
+from orders.models import Order, Shipment
+from orders.shipping import tracking_url
+from payments.email_layout import inline_styles
 from payments.models import CustomerEmail, Payment, PaymentLedgerEntry
+from payments.operations.keys import shipment_id_of_shipped_paid
 
 logger = logging.getLogger(__name__)
 
 TEMPLATES = {
+    CustomerEmail.Kind.PLACED: "payments/email/placed",
+    CustomerEmail.Kind.ORDER_LINK: "payments/email/order_link",
     CustomerEmail.Kind.CAPTURED: "payments/email/captured",
     CustomerEmail.Kind.REFUNDED: "payments/email/refunded",
     CustomerEmail.Kind.VOIDED: "payments/email/released",
@@ -131,12 +137,24 @@ def _render(email: CustomerEmail) -> EmailMultiAlternatives:
         else None
     )
     payment = entry.payment if entry else Payment.objects.filter(order=order).first()
+    shipment_id = entry.shipment_id if entry else shipment_id_of_shipped_paid(email.key)
+    shipment = Shipment.objects.filter(pk=shipment_id).first() if shipment_id else None
+    with translation.override(order.language):
+        links = {
+            "payment_info_url": settings.SHOP_BASE_URL + reverse("shop:payment_information"),
+            "contact_url": settings.SHOP_BASE_URL + reverse("shop:legal_contact"),
+        }
     context = {
         "order": order,
         "payment": payment,
         "email": email,
-        "shipment": entry.shipment if entry else None,
+        "shipment": shipment,
+        "tracking_url": tracking_url(shipment.carrier, shipment.tracking_number)
+        if shipment
+        else "",
         "shop_url": settings.SHOP_BASE_URL,
+        "order_url": order_page_url(order),
+        **links,
     }
     if email.kind == CustomerEmail.Kind.REAUTHORIZE:
         context["reauthorize_url"] = reauthorize_url(order)
@@ -144,7 +162,7 @@ def _render(email: CustomerEmail) -> EmailMultiAlternatives:
     with translation.override(order.language):
         subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
         text = render_to_string(f"{base}.txt", context)
-        html = render_to_string(f"{base}.html", context)
+        html = inline_styles(render_to_string(f"{base}.html", context))
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,

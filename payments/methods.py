@@ -11,6 +11,9 @@ from django.conf import settings
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+# The card brands the shop accepts (both providers refuse the others).
+CARD_BRANDS = ("Visa", "Mastercard", "American Express")
+
 APPLE_DEVICE = re.compile(r"iPhone|iPad")
 # Safari on iOS; other iOS browsers add their own token (CriOS, FxiOS, EdgiOS...).
 SAFARI = re.compile(r"Version/[\d.]+ .*Safari/")

@@ -299,6 +299,8 @@ class CustomerEmail(models.Model):
     """
 
     class Kind(models.TextChoices):
+        PLACED = "placed", _("Order placed")
+        ORDER_LINK = "order_link", _("Link to the order's page, asked for")
         CAPTURED = "captured", _("Amount debited")
         REFUNDED = "refunded", _("Refund")
         # The void of the hold; the stored value keeps the customer's word for it.

@@ -8,6 +8,7 @@ Importing this module registers every worker-run operation with the engine.
 
 from payments.operations.authorization import (
     Reauthorization,
+    payment_abandon_authorization,
     payment_authorize,
     payment_complete_authentication,
     payment_create_for_order,
@@ -25,6 +26,7 @@ from payments.operations.card_sessions import (
     payment_card_session_check,
     payment_card_session_read,
     payment_card_session_start,
+    payment_card_session_transfer,
 )
 from payments.operations.engine import (
     UNKNOWN_OUTCOMES,
@@ -49,12 +51,14 @@ __all__ = [
     "Reauthorization",
     "WatchReport",
     "capture_key_for_shipment",
+    "payment_abandon_authorization",
     "payment_approve_review",
     "payment_authorize",
     "payment_capture",
     "payment_card_session_check",
     "payment_card_session_read",
     "payment_card_session_start",
+    "payment_card_session_transfer",
     "payment_complete_authentication",
     "payment_create_for_order",
     "payment_event_process",

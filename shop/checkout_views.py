@@ -8,45 +8,42 @@ and the payments services for the re-authorization link; they decide no rule.
 import uuid
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from orders.exceptions import OutOfStock
-from orders.models import Order
-from orders.selectors import order_get_with_lines
+from orders.models import Country, Order
 from orders.services import CustomerDetails
-from orders.shipping import SHIPPING_METHODS
-from payments.emails import reauthorize_signature_valid
+from orders.shipping import DEFAULT_SHIPPING_METHOD, SHIPPING_METHODS
 from payments.exceptions import PaymentError, ProviderUnavailable
 from payments.messages import payment_failure_message
 from payments.methods import METHODS, methods_offered
-from payments.models import PaymentStatus
 from payments.providers.base import CardDetails
-from payments.selectors import payment_latest_for_order
 from payments.services import (
     payment_card_session_read,
     payment_card_session_start,
-    payment_complete_authentication,
-    payment_reauthorization,
-    payment_reauthorize,
+    payment_card_session_transfer,
 )
 from shop.cart import Cart, CartSummary
 from shop.checkout.limits import TooManyAttempts, attempt_identity
 from shop.checkout.services import (
     PaymentChoice,
+    PaymentChoiceChanged,
     checkout_complete_authentication,
     checkout_is_placed,
+    checkout_payment_replaced,
     checkout_place_order,
     checkout_placed_order,
 )
 from shop.checkout.state import CheckoutState
 from shop.forms import CustomerDetailsForm, ShippingMethodForm
+from shop.money import format_money
+from shop.payment_words import method_words
 
 
 def _steps(current: str) -> list[dict]:
@@ -63,17 +60,28 @@ def _steps(current: str) -> list[dict]:
     ]
 
 
-def _context(request: HttpRequest, step: str, cart: CartSummary, **extra) -> dict:
+def _context(
+    request: HttpRequest, step: str, cart: CartSummary, shipping_code: str = "", **extra
+) -> dict:
     state = CheckoutState(request.session)
-    method = SHIPPING_METHODS.get(state.shipping_method or "")
+    method = SHIPPING_METHODS.get(shipping_code or state.shipping_method or "")
     shipping_amount = method.price_amount if method else None
+    total_amount = cart.subtotal_amount + (shipping_amount or 0)
+    customer = state.customer or {}
+    payment = state.payment or {}
     return {
         "steps": _steps(step),
         "cart": cart,
         "state": state,
         "shipping_method": method,
         "shipping_amount": shipping_amount,
-        "total_amount": cart.subtotal_amount + (shipping_amount or 0),
+        "total_amount": total_amount,
+        "country_name": Country(customer["country"]).label
+        if customer.get("country") in Country.values
+        else customer.get("country", ""),
+        "payment_words": method_words(
+            payment.get("method", "card"), total=format_money(total_amount, cart.currency)
+        ),
         **extra,
     }
 
@@ -123,10 +131,12 @@ def checkout_shipping(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         state.set_shipping_method(form.cleaned_data["shipping_method"])
         return redirect("shop:checkout_payment")
+    # The summary's total includes the delivery the form shows as chosen.
+    chosen = state.shipping_method or DEFAULT_SHIPPING_METHOD
     return render(
         request,
         "shop/checkout/shipping.html",
-        _context(request, "shipping", cart, form=form),
+        _context(request, "shipping", cart, shipping_code=chosen, form=form),
         status=422 if form.errors else 200,
     )
 
@@ -138,7 +148,14 @@ def checkout_payment(request: HttpRequest) -> HttpResponse:
     if response:
         return response
     offered = methods_offered(request.headers.get("User-Agent", ""))
-    context = _context(request, "payment", cart, methods=offered)
+    again = bool(CheckoutState(request.session).payment)
+    context = _context(
+        request,
+        "payment",
+        cart,
+        methods=offered,
+        choices=[(spec, method_words(spec.code, again=again)) for spec in offered],
+    )
     if request.method == "POST":
         method = request.POST.get("method", "card")
         if method not in {spec.code for spec in offered}:
@@ -178,6 +195,17 @@ def checkout_payment_return(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("The card details were not received. Please enter them again."))
         return redirect("shop:checkout_payment")
     card = completed.card
+    # A new choice ends any authorization left waiting (3-D Secure after Back);
+    # if this attempt had placed an order, Place order starts a new one, and
+    # the card session this checkout claimed follows it to the new token.
+    if checkout_payment_replaced(checkout_token=state.token):
+        previous = str(state.token)
+        state.renew_token()
+        payment_card_session_transfer(
+            from_reference=previous,
+            to_reference=str(state.token),
+            payment_token=completed.payment_token,
+        )
     state.set_payment(
         {
             "session_id": completed.session_id,
@@ -228,8 +256,18 @@ def _already_placed(request: HttpRequest) -> HttpResponse | None:
 
 
 def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
-    if request.POST.get("checkout_token") != str(state.token):
-        messages.error(request, _("Your order changed in another tab: please check it again."))
+    sent = request.POST.get("checkout_token", "")
+    if sent != str(state.token):
+        if state.was_token(sent):
+            messages.error(request, _("Your order changed in another tab: please check it again."))
+        else:
+            messages.error(
+                request,
+                _(
+                    "This form could not be verified, so nothing was ordered. "
+                    "Please check your order and place it again."
+                ),
+            )
         return redirect("shop:checkout_review")
     card = state.payment
     try:
@@ -257,6 +295,15 @@ def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
     except OutOfStock as error:
         messages.error(request, str(error))
         return redirect("shop:cart")
+    except PaymentChoiceChanged:
+        state.renew_token()
+        messages.error(
+            request,
+            _(
+                "Your payment choice changed: nothing was charged. Please check it and place the order again."
+            ),
+        )
+        return redirect("shop:checkout_review")
     except ProviderUnavailable:
         # Unknown outcome: keep this attempt; sending the form again asks with the same key.
         messages.error(request, payment_failure_message("provider_unavailable"))
@@ -309,141 +356,3 @@ def _payment_failed(request: HttpRequest, state: CheckoutState, code: str) -> Ht
     state.clear_payment()
     messages.error(request, payment_failure_message(code))
     return redirect("shop:checkout_payment")
-
-
-@never_cache
-@require_GET
-def order_confirmation(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
-    state = CheckoutState(request.session)
-    order = order_get_with_lines(token=token) if state.placed(token) else None
-    if order is None:
-        raise Http404(_("No such order in this browser."))
-    return render(
-        request,
-        "shop/order_confirmation.html",
-        {"order": order, "payment": payment_latest_for_order(order_id=order.pk)},
-    )
-
-
-def _link(request: HttpRequest, token: uuid.UUID) -> tuple[Order, str, str]:
-    """The order a signed re-authorization link names, its signature, and its page."""
-    signature = request.GET.get("sig", "")
-    order = _order_for_link(token, signature)
-    back = (
-        reverse("shop:order_reauthorize", kwargs={"token": order.token})
-        + "?"
-        + urlencode({"sig": signature})
-    )
-    return order, signature, back
-
-
-def _order_for_link(token: uuid.UUID, signature: str):
-    order = Order.objects.filter(token=token).first()
-    if order is None or not reauthorize_signature_valid(order, signature):
-        raise Http404(_("This link is not valid any more. Please contact us."))
-    return order
-
-
-def _reauthorization_reference(order: Order) -> str:
-    """What a re-authorization's card session is bound to (the link is signed per order)."""
-    return f"reauthorize-{order.token}"
-
-
-@never_cache
-@require_http_methods(["GET", "POST"])
-def order_reauthorize(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
-    """The link e-mailed when an authorization lapsed: authorize what is left, again."""
-    signature = request.GET.get("sig", "")
-    order = _order_for_link(token, signature)
-    reauthorization = payment_reauthorization(order=order)
-    outstanding, needed = reauthorization.outstanding, reauthorization.needed
-    if request.method == "POST" and needed:
-        query = "?" + urlencode({"sig": signature})
-        session = payment_card_session_start(
-            reference=_reauthorization_reference(order),
-            amount=outstanding,
-            currency=order.currency,
-            return_url=request.build_absolute_uri(
-                reverse("shop:order_reauthorize_return", kwargs={"token": order.token}) + query
-            ),
-            cancel_url=request.build_absolute_uri(request.path + query),
-            language=get_language(),
-        )
-        return redirect(session.redirect_url)
-    return render(
-        request,
-        "shop/order_reauthorize.html",
-        {
-            "order": order,
-            "outstanding": outstanding,
-            "needed": needed,
-            "payment": reauthorization.current,
-        },
-    )
-
-
-@never_cache
-@require_GET
-def order_reauthorize_return(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
-    order, signature, back = _link(request, token)
-    try:
-        completed = payment_card_session_read(
-            reference=_reauthorization_reference(order),
-            session_id=request.GET.get("session_id", ""),
-        )
-    except PaymentError as error:
-        messages.error(request, payment_failure_message(error.code))
-        return redirect(back)
-    if completed is None:
-        messages.error(request, _("The card details were not received. Please enter them again."))
-        return redirect(back)
-    try:
-        payment = payment_reauthorize(
-            order_id=order.pk,
-            reference=_reauthorization_reference(order),
-            session=completed,
-            return_url=request.build_absolute_uri(
-                reverse("shop:order_reauthorize_authentication", kwargs={"token": order.token})
-            )
-            + "?"
-            + urlencode({"sig": signature}),
-        )
-    except PaymentError as error:
-        messages.error(request, payment_failure_message(error.code))
-        return redirect(back)
-    if payment.action_url:  # 3-D Secure: the bank's page first
-        return redirect(payment.action_url)
-    return _reauthorized(request, payment, back)
-
-
-@never_cache
-@require_GET
-def order_reauthorize_authentication(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
-    """Back from the bank's 3-D Secure page during a re-authorization."""
-    order, _signature, back = _link(request, token)
-    payment = payment_latest_for_order(order_id=order.pk)
-    if payment is None or not payment.action_url:
-        return redirect(back)
-    try:
-        payment = payment_complete_authentication(payment_id=payment.pk)
-    except PaymentError as error:
-        messages.error(request, payment_failure_message(error.code))
-        return redirect(back)
-    return _reauthorized(request, payment, back)
-
-
-def _reauthorized(request: HttpRequest, payment, back: str) -> HttpResponse:
-    if payment.status == PaymentStatus.IN_REVIEW:
-        messages.info(
-            request,
-            _(
-                "Thank you: the amount is held on your card again. Our payment partner is "
-                "verifying it; we will e-mail you once your order can ship."
-            ),
-        )
-    else:
-        messages.success(
-            request,
-            _("Thank you: the amount is held on your card again, and your order can ship."),
-        )
-    return redirect(back)

@@ -143,3 +143,27 @@ class ShippingMethodForm(forms.Form):
             )
             for method in SHIPPING_METHODS.values()
         ]
+
+
+class FindOrderForm(forms.Form):
+    email = forms.EmailField(
+        label=_("Email"),
+        error_messages={
+            "required": _("Enter the e-mail address you ordered with."),
+            "invalid": _("Enter an e-mail address like name@example.com."),
+        },
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    number = forms.CharField(
+        label=_("Order number"),
+        max_length=16,
+        help_text=_("Ten letters and digits, as in the confirmation, for example K7M2QX9PLA."),
+        error_messages={
+            "required": _("Enter your order number."),
+            "max_length": _("An order number has ten letters and digits."),
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    )
+
+    def clean_number(self) -> str:
+        return "".join(self.cleaned_data["number"].split()).upper()

@@ -338,6 +338,10 @@ elif not re.fullmatch(r"https?://[^/\s?#]+", SHOP_BASE_URL):
     )
 elif not DEBUG and not SHOP_BASE_URL.startswith("https://"):
     raise ImproperlyConfigured("SHOP_BASE_URL must start with https:// when DEBUG is off.")
+# "Find my order": requests allowed per address and per IP within the window.
+SHOP_FIND_ORDER_PER_EMAIL = 3
+SHOP_FIND_ORDER_PER_IP = 10
+SHOP_FIND_ORDER_WINDOW_SECONDS = 60 * 60
 SHOP_CURRENCY = "EUR"
 # The company behind the shop, shown on the legal pages (terms of sale, legal
 # notice, returns, contact, privacy) and as the merchant on the payment page.

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.i18n import set_language
 
 from payments.providers.stripe.webhooks import stripe_webhook
-from shop import checkout_views, legal, views
+from shop import checkout_views, legal, order_views, views
 
 admin.site.site_header = _("Boutique back office")
 admin.site.site_title = _("Boutique back office")
@@ -22,6 +22,8 @@ storefront = (
         path("legal/returns/", legal.legal_page, {"page": "returns"}, name="legal_returns"),
         path("legal/privacy/", legal.legal_page, {"page": "privacy"}, name="legal_privacy"),
         path("contact/", legal.legal_page, {"page": "contact"}, name="legal_contact"),
+        path("payment/", order_views.payment_information, name="payment_information"),
+        path("orders/find/", order_views.find_order, name="find_order"),
         path("cart/update/", views.cart_update, name="cart_update"),
         path("cart/remove/", views.cart_remove, name="cart_remove"),
         path("checkout/", checkout_views.checkout_details, name="checkout_details"),
@@ -40,22 +42,22 @@ storefront = (
         ),
         path(
             "orders/<uuid:token>/",
-            checkout_views.order_confirmation,
+            order_views.order_confirmation,
             name="order_confirmation",
         ),
         path(
             "orders/<uuid:token>/authorize/",
-            checkout_views.order_reauthorize,
+            order_views.order_reauthorize,
             name="order_reauthorize",
         ),
         path(
             "orders/<uuid:token>/authorize/return/",
-            checkout_views.order_reauthorize_return,
+            order_views.order_reauthorize_return,
             name="order_reauthorize_return",
         ),
         path(
             "orders/<uuid:token>/authorize/authentication/",
-            checkout_views.order_reauthorize_authentication,
+            order_views.order_reauthorize_authentication,
             name="order_reauthorize_authentication",
         ),
     ],

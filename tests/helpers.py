@@ -4,13 +4,14 @@ import contextlib
 import uuid
 from unittest import mock
 
+from django.core import mail
 from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
 from orders.models import Order
 from orders.services import CustomerDetails
 from payments.exceptions import PaymentError
-from payments.models import LedgerEvent, LedgerOperation, PaymentLedgerEntry
+from payments.models import CustomerEmail, LedgerEvent, LedgerOperation, PaymentLedgerEntry
 from payments.providers.sandbox import gateway
 from payments.providers.sandbox.testcards import TEST_CARDS
 from payments.services import payment_card_session_read, payment_card_session_start
@@ -138,3 +139,14 @@ def stripe_order(
             return_url=STRIPE_RETURN_URL,
         )
     return Order.objects.get(checkout_token=checkout_token)
+
+
+def send_placed_emails() -> None:
+    """Run the tasks the placement queued (its e-mail), and clear the outbox.
+
+    For tests about what follows the placement: the shopper has had the
+    order's e-mail, and the test reads only what comes next.
+    """
+    run_tasks()
+    assert all(e.sent_at for e in CustomerEmail.objects.filter(kind=CustomerEmail.Kind.PLACED))
+    mail.outbox.clear()

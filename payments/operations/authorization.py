@@ -210,6 +210,25 @@ def payment_complete_authentication(*, payment_id: int) -> Payment:
     return _authorization_succeeded(payment_id, result)
 
 
+def payment_abandon_authorization(*, payment_id: int) -> bool:
+    """End an authorization still waiting for the shopper, who chose another way to pay.
+
+    A pending payment with a page to visit (3-D Secure, PayPal's or Alipay's
+    approval) fails as an abandoned authentication does: the order is marked
+    declined, its stock released, and the authorization is cancelled at the
+    provider by the worker, so finishing it later holds nothing. Returns
+    whether there was one to end.
+    """
+    payment = Payment.objects.get(pk=payment_id)
+    if payment.status != PaymentStatus.PENDING or not payment.action_url:
+        return False
+    replaced = PaymentDeclined(
+        "The shopper chose another payment before authenticating.", code="payment_replaced"
+    )
+    _authorization_failed(payment_id, replaced, cancel_at_provider=True)
+    return True
+
+
 def payment_sync_authorization(*, payment_id: int, provider_reference: str) -> str:
     """Settle a pending authorization from the provider's current answer.
 
@@ -328,6 +347,12 @@ def _authorization_succeeded(payment_id: int, result: AuthorizeResult) -> Paymen
             )
         elif order.status == OrderStatus.PENDING_PAYMENT:
             order_confirm(order_id=order.pk)
+            customer_email_queue(
+                key=keys.email_placed(order.pk),
+                kind=CustomerEmail.Kind.PLACED,
+                order_id=order.pk,
+                amount=payment.captured_amount or payment.authorized_amount,
+            )
         else:
             # A replacement: the expired holds are settled by this one.
             Payment.objects.filter(order_id=order.pk, status=PaymentStatus.EXPIRED).update(

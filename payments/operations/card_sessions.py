@@ -117,3 +117,16 @@ def payment_card_session_check(*, reference: str, payment_token: str) -> None:
         raise CardSessionRefused("This card token was not given to this checkout.")
     if binding.expires_at <= timezone.now():
         raise CardSessionRefused("This card session has expired.", code="card_session_expired")
+
+
+def payment_card_session_transfer(
+    *, from_reference: str, to_reference: str, payment_token: str
+) -> None:
+    """The same checkout renewed its token (a new attempt): its claimed card session follows.
+
+    Only a binding already claimed by ``from_reference`` for ``payment_token``
+    moves; anything else is left as it is (the check at placement refuses it).
+    """
+    CardSession.objects.filter(
+        reference=from_reference, payment_token=payment_token, provider=settings.PAYMENTS_PROVIDER
+    ).update(reference=to_reference)

@@ -81,6 +81,11 @@ def email_for(kind: str, key: str) -> str:
     return f"{kind}-{key}"
 
 
+def email_placed(order_id: int) -> str:
+    """The e-mail sent when an order is placed (confirmed, or paid at once)."""
+    return f"placed-order-{order_id}"
+
+
 def email_in_review(payment_id: int) -> str:
     return f"in-review-payment-{payment_id}"
 
@@ -89,5 +94,14 @@ def email_reauthorize(payment_id: int) -> str:
     return f"reauthorize-payment-{payment_id}"
 
 
+SHIPPED_PAID_PREFIX = "shipped-paid-shipment-"
+
+
 def email_shipped_paid(shipment_id: int) -> str:
-    return f"shipped-paid-shipment-{shipment_id}"
+    return f"{SHIPPED_PAID_PREFIX}{shipment_id}"
+
+
+def shipment_id_of_shipped_paid(key: str) -> int | None:
+    """The parcel a shipped-and-paid e-mail's key names; ``None`` for any other key."""
+    rest = key.removeprefix(SHIPPED_PAID_PREFIX)
+    return int(rest) if rest != key and rest.isdigit() else None

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from orders.models import PLACED_STATUSES, Order, OrderStatus
 from orders.services import CustomerDetails, order_place
 from payments.exceptions import PaymentDeclined
+from payments.models import PaymentStatus
 from payments.providers.base import CardDetails
 from payments.selectors import payment_latest_for_order
 from payments.services import (
+    payment_abandon_authorization,
     payment_authorize,
     payment_card_session_check,
     payment_complete_authentication,
@@ -31,6 +33,11 @@ class PaymentChoice:
     method: str
     payment_token: str
     card: CardDetails
+
+
+class PaymentChoiceChanged(Exception):
+    """Raised when Place order would resume an authorization for a card or method the
+    shopper no longer chose; the pending one is ended, the checkout must start afresh."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,9 @@ def checkout_place_order(
     session, or too old, raises ``CardSessionRefused`` before anything is placed.
     With ``identity`` (the views always give it), an attempt over a card-testing
     limit raises ``TooManyAttempts`` first (``shop.checkout.limits``).
+    Never resumes an authorization for another card or
+    method than ``payment``: that one is ended and ``PaymentChoiceChanged``
+    raised.
     """
     if identity is not None:
         limits_check(identity)
@@ -77,6 +87,14 @@ def checkout_place_order(
         language=language,
     )
     if order.status == OrderStatus.PENDING_PAYMENT:
+        pending = payment_latest_for_order(order_id=order.pk)
+        if (
+            pending is not None
+            and pending.status == PaymentStatus.PENDING
+            and (pending.payment_token, pending.method) != (payment.payment_token, payment.method)
+        ):
+            payment_abandon_authorization(payment_id=pending.pk)
+            raise PaymentChoiceChanged(order.number)
         created = payment_create_for_order(
             order_id=order.pk,
             method=payment.method,
@@ -92,6 +110,23 @@ def checkout_place_order(
             return CheckoutOutcome(order=order, action_url=authorized.action_url)
         order.refresh_from_db(fields=["status"])
     return CheckoutOutcome(order=order)
+
+
+def checkout_payment_replaced(*, checkout_token: uuid.UUID) -> bool:
+    """A new payment choice: end whatever this checkout left waiting for the shopper.
+
+    The 3-D Secure (or approval) page of the card chosen before is cancelled
+    at the provider and the order it was for released (stock given back), so
+    Place order can never resume it for the new card. Returns whether this
+    checkout attempt had placed an order already (it must start afresh).
+    """
+    order = Order.objects.filter(checkout_token=checkout_token).first()
+    if order is None:
+        return False
+    payment = payment_latest_for_order(order_id=order.pk)
+    if order.status == OrderStatus.PENDING_PAYMENT and payment is not None:
+        payment_abandon_authorization(payment_id=payment.pk)
+    return True
 
 
 def checkout_complete_authentication(*, checkout_token: uuid.UUID) -> Order | None:

@@ -61,8 +61,17 @@ class CheckoutState:
         return uuid.UUID(self.data["token"])
 
     def renew_token(self) -> None:
+        if "token" in self.data:
+            self.data["earlier_tokens"] = [
+                *self.data.get("earlier_tokens", []),
+                self.data["token"],
+            ][-10:]
         self.data["token"] = str(uuid.uuid4())
         self._save()
+
+    def was_token(self, value: str) -> bool:
+        """Whether ``value`` named an earlier attempt of this checkout (a page left open)."""
+        return value in self.data.get("earlier_tokens", [])
 
     def first_missing_step(self) -> str | None:
         if not self.customer:

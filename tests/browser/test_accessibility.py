@@ -145,6 +145,25 @@ def test_every_shopper_page_fits_a_phone_and_passes_axe(browser, live_server, ca
         page.locator("button[value=approve]").click()
         expect(page.get_by_test_id("payment-promise")).to_be_visible()
         check("confirmation")
+        # The order's page as its e-mailed link opens it, in another browser.
+        link = page.get_by_test_id("order-page-link").get_attribute("href")
+        page.context.clear_cookies()
+        page.goto(link)
+        expect(page.get_by_test_id("timeline")).to_be_visible()
+        check("order-page")
+
+        page.goto(f"{root}/payment/")
+        check("payment-information")
+        page.goto(f"{root}/orders/find/")
+        check("find-order")
+        submit(page)  # nothing filled in
+        expect(page.locator("#error-summary")).to_be_focused()
+        check("find-order-error", screenshot=False)
+        page.locator("#id_email").fill("claire@example.com")
+        page.locator("#id_number").fill("ABCDEFGHJK")
+        submit(page)
+        expect(page.locator(".message-success")).to_be_visible()
+        check("find-order-sent", screenshot=False)
 
         page.goto(f"{root}/cart/")
         check("empty-cart", screenshot=False)

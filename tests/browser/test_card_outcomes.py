@@ -69,3 +69,29 @@ def test_fraud_review_shows_the_order_as_being_verified(device_page, live_server
 
     expect(page.get_by_test_id("payment-promise")).to_contain_text("being verified")
     assert Order.objects.get().status == OrderStatus.IN_REVIEW
+
+
+def test_back_from_3d_secure_then_another_card_is_charged_on_the_new_card(page, live_server):
+    buy(page, live_server.url, card="4000 0027 6000 3184")
+    page.get_by_role("button", name=re.compile("Place order")).click()
+    expect(page.get_by_role("heading", name="Confirm this payment")).to_be_visible()
+
+    page.go_back()  # the browser's Back: the review step
+    expect(page.get_by_test_id("card")).to_contain_text("3184")
+    page.goto(f"{live_server.url}/en/checkout/payment/")
+    page.get_by_role("radio", name=re.compile("^Card Visa")).check()
+    page.get_by_role("button", name=re.compile("Use another card|Enter card details")).click()
+    page.wait_for_load_state("load")
+    page.get_by_label("Card number").press_sequentially("4242424242424242")
+    page.get_by_label("Expiry date (MM/YY)").fill("12/34")
+    page.get_by_label("Security code").fill("123")
+    page.get_by_role("button", name=re.compile("^Authorize")).click()
+    expect(page.get_by_test_id("card")).to_contain_text("Visa •••• 4242")
+    page.get_by_role("button", name=re.compile("Place order")).click()
+
+    # No bank page for the first card: the order is placed on the second.
+    expect(page.get_by_test_id("payment-promise")).to_contain_text("•••• 4242")
+    expect(page.get_by_test_id("payment-promise")).not_to_contain_text("3184")
+    placed = Order.objects.get(status=OrderStatus.CONFIRMED)
+    assert placed.payments.get().card_last4 == "4242"
+    assert Order.objects.get(status=OrderStatus.PAYMENT_FAILED).payments.get().card_last4 == "3184"

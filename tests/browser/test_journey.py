@@ -96,12 +96,14 @@ def test_shopper_buys_staff_ships_worker_captures_and_emails(page, staff_page, l
 
     # Nothing is captured until the worker runs.
     assert Payment.objects.get(order=order).status == PaymentStatus.AUTHORIZED
-    assert run_tasks() == 2
+    assert run_tasks() == 3  # the e-mail at the order, the capture, the debit e-mail
 
     payment = Payment.objects.get(order=order)
     assert payment.status == PaymentStatus.CAPTURED
     assert payment.captured_amount == 26490
-    [email] = mail.outbox
+    placed, email = mail.outbox
+    assert "€264.90 is held on your Visa •••• 4242" in placed.body
+    assert f"/en/orders/{order.token}/?sig=" in placed.body
     assert email.to == ["claire@example.com"]
     assert number in email.subject
     # The order was placed in English, so the e-mail is in English.

@@ -182,7 +182,7 @@ def test_the_next_action_page_is_accessible_and_says_what_is_happening(
 
     add_dress_and_checkout(page, live_server.url)
     page.get_by_label("PayPal").check()
-    page.get_by_role("button", name="Enter card details").click()
+    page.get_by_role("button", name="Continue to PayPal").click()
     page.get_by_role("button", name="Continue to review").click()
     page.get_by_role("button", name=re.compile("Place order")).click()
 

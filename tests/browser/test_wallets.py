@@ -39,7 +39,7 @@ def test_a_phone_pays_with_its_wallet(browser, request, live_server, user_agent,
         add_dress_and_checkout(page, live_server.url)
 
         page.get_by_label(wallet).check()
-        page.get_by_role("button", name="Enter card details").click()
+        page.get_by_role("button", name=f"Pay with {wallet}").click()
         expect(page.get_by_test_id("wallet-card")).to_contain_text("Visa •••• 1881")
         assert Axe().run(page).violations_count == 0
         page.get_by_role("button", name=f"Confirm with {wallet}").click()
@@ -67,7 +67,7 @@ def test_a_shopper_pays_on_paypals_or_alipays_page(page, live_server, service, p
     )
     add_dress_and_checkout(page, live_server.url)
     page.get_by_label(service).check()
-    page.get_by_role("button", name="Enter card details").click()
+    page.get_by_role("button", name=f"Continue to {service}").click()
 
     expect(page.get_by_test_id("wallet-account")).to_contain_text(service)
     expect(page.get_by_test_id("merchant")).to_contain_text("Boutique")

@@ -612,6 +612,10 @@ class PaymentLifecycle(RuleBasedStateMachine):
         emails = {e.key: e for e in CustomerEmail.objects.filter(order_id=self.order_id)}
         in_review = {k for k, e in emails.items() if e.kind == CustomerEmail.Kind.IN_REVIEW}
         assert len(in_review) == (1 if self.in_review_at_checkout else 0)
+        # Placed: one e-mail, unless held for review (that one says so instead).
+        placed = {k for k, e in emails.items() if e.kind == CustomerEmail.Kind.PLACED}
+        assert len(placed) == (0 if self.in_review_at_checkout else 1)
+        in_review |= placed
         if self.order.status == OrderStatus.CANCELLED:
             # An approval that lost the race with the cancellation confirms
             # nothing and tells the customer nothing.

@@ -19,7 +19,7 @@ from payments.providers.sandbox.models import SandboxCapture, SandboxCharge
 from payments.providers.sandbox.provider import SandboxProvider
 from payments.services import payment_capture, payment_watch_authorizations
 from tests.factories import ProductVariantFactory
-from tests.helpers import capture_key, place_order
+from tests.helpers import capture_key, place_order, send_placed_emails
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +80,7 @@ def test_an_unanswered_authorization_stays_pending_and_the_retry_finds_the_answe
 
 def test_reauthorizing_with_a_3d_secure_card_goes_through_the_banks_page(client, run_tasks):
     order = place_order({ProductVariantFactory(stock=3).pk: 1})
+    send_placed_emails()
     payment = Payment.objects.get(order=order)
     payment_watch_authorizations(now=payment.authorization_expires_at)
     run_tasks()
@@ -106,6 +107,7 @@ def test_reauthorizing_with_a_3d_secure_card_goes_through_the_banks_page(client,
 
 def test_an_smtp_outage_does_not_stop_the_recovery_of_operations(run_tasks, settings):
     order = place_order({ProductVariantFactory(stock=3).pk: 1})
+    send_placed_emails()
     shipment = order_ship(order_id=order.pk, carrier="colissimo")
     DBTaskResult.objects.all().delete()  # the capture's worker died
     later = Payment.objects.get().authorization_expires_at - timedelta(hours=1)

@@ -23,7 +23,7 @@ from payments.services import (
     payment_request_review_approval,
 )
 from tests.factories import ProductVariantFactory
-from tests.helpers import stripe_order
+from tests.helpers import send_placed_emails, stripe_order
 
 pytestmark = pytest.mark.django_db
 
@@ -216,6 +216,7 @@ def test_each_parcel_captures_its_amount_and_the_last_one_releases_the_rest(
     stripe_fake, variants, run_tasks
 ):
     order = stripe_order(stripe_fake, {variants[0].pk: 1, variants[1].pk: 1})
+    send_placed_emails()
     first_line, _second_line = order.lines.order_by("pk")
     first = order_ship(order_id=order.pk, carrier="colissimo", lines={first_line.pk: 1})
     run_tasks()
@@ -306,6 +307,7 @@ def test_a_lost_answer_is_retried_with_the_same_key_and_captures_once(
     stripe_fake, variants, run_tasks
 ):
     order = stripe_order(stripe_fake, {variants[0].pk: 1})
+    send_placed_emails()
     # Stripe captures but the answer never arrives, twice: the library's retry too.
     stripe_fake.fail_next("lost", path_contains="/capture", times=2)
     order_ship(order_id=order.pk, carrier="colissimo")
