@@ -54,7 +54,7 @@ def test_back_from_3d_secure_and_another_card_places_with_the_new_card(client, v
 
 def test_place_order_never_resumes_an_authorization_for_another_card(variant):
     checkout_token = uuid.uuid4()
-    first_token, first_card = card_token(THREE_DS)
+    first_token, first_card = card_token(THREE_DS, reference=str(checkout_token))
     arguments = {
         "checkout_token": checkout_token,
         "quantities": {variant.pk: 1},
@@ -69,7 +69,7 @@ def test_place_order_never_resumes_an_authorization_for_another_card(variant):
     )
     assert outcome.action_url
 
-    other_token, other_card = card_token()
+    other_token, other_card = card_token(reference=str(checkout_token))
     with pytest.raises(PaymentChoiceChanged):
         checkout_place_order(
             **arguments,
