@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "orders",
     "payments",
     "payments.providers.sandbox",
+    "worker",
 ]
 
 MIDDLEWARE = [
@@ -114,6 +115,20 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+
+# The worker (manage.py worker): tasks run at once per process (SQLite
+# serialises writes, so one there), its heartbeat, and when a silent worker
+# counts as dead and its tasks are queued again.
+TASK_WORKER_THREADS = env.int(
+    "TASK_WORKER_THREADS",
+    default=1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 8,
+)
+TASK_WORKER_HEARTBEAT_SECONDS = env.int("TASK_WORKER_HEARTBEAT_SECONDS", default=5)
+TASK_WORKER_DEAD_AFTER_SECONDS = env.int("TASK_WORKER_DEAD_AFTER_SECONDS", default=30)
+if not 0 < TASK_WORKER_HEARTBEAT_SECONDS < TASK_WORKER_DEAD_AFTER_SECONDS:
+    raise ImproperlyConfigured(
+        "TASK_WORKER_DEAD_AFTER_SECONDS must be longer than TASK_WORKER_HEARTBEAT_SECONDS."
+    )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -198,6 +213,11 @@ if PAYMENTS_PROVIDER not in {"sandbox", "stripe"}:
     raise ImproperlyConfigured(
         f"PAYMENTS_PROVIDER={PAYMENTS_PROVIDER!r} is not available; use 'sandbox' or 'stripe'."
     )
+# The sandbox answers each call after this many milliseconds, as a remote
+# service would (0: at once); for load tests of the worker's concurrency.
+SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)
+if SANDBOX_LATENCY_MS < 0:
+    raise ImproperlyConfigured("SANDBOX_LATENCY_MS must be 0 or more (milliseconds).")
 # Stripe (PAYMENTS_PROVIDER=stripe): the three keys from the Dashboard, checked
 # here so a typo stops the start, not the first order. Values are never echoed.
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
@@ -264,6 +284,17 @@ PAYMENTS_EXPIRY_WARNING_HOURS = env.int("PAYMENTS_EXPIRY_WARNING_HOURS", default
 STAFF_NOTIFICATION_EMAIL = env.list("STAFF_NOTIFICATION_EMAIL", default=["staff@example.com"])
 # A money operation with no news for this long is re-enqueued (its worker died).
 PAYMENTS_STALE_OPERATION_MINUTES = env.int("PAYMENTS_STALE_OPERATION_MINUTES", default=60)
+# Stock held by a payment waiting for the shopper (3-D Secure, PayPal, Alipay,
+# wallet pages) is released, and the authorization cancelled, after this long.
+PAYMENTS_PENDING_HOLD_MINUTES = env.int("PAYMENTS_PENDING_HOLD_MINUTES", default=15)
+# The payments check runs this often wherever a worker runs (worker.periodic).
+PAYMENTS_CHECK_INTERVAL_SECONDS = env.int("PAYMENTS_CHECK_INTERVAL_SECONDS", default=60)
+TASK_PERIODIC = {
+    "payments-check": {
+        "call": "payments.operations.recovery.payment_watch_run",
+        "every": PAYMENTS_CHECK_INTERVAL_SECONDS,
+    },
+}
 
 LOGGING = {
     "version": 1,
