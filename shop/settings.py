@@ -186,6 +186,9 @@ else:
         }
     }
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")
+# A worker sending a customer e-mail holds it this long; if it dies meanwhile,
+# another run sends it (with the same Message-ID) once the claim lapses.
+CUSTOMER_EMAIL_CLAIM_SECONDS = env.int("CUSTOMER_EMAIL_CLAIM_SECONDS", default=60)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
