@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from orders.models import PLACED_STATUSES, Order, OrderStatus
 from orders.services import CustomerDetails, order_place
+from payments.exceptions import PaymentDeclined
+from payments.models import PaymentStatus
 from payments.providers.base import CardDetails
 from payments.selectors import payment_latest_for_order
 from payments.services import (
@@ -90,7 +92,13 @@ def checkout_complete_authentication(*, checkout_token: uuid.UUID) -> Order | No
         return None
     payment = payment_latest_for_order(order_id=order.pk)
     if payment is not None and payment.action_url:
-        payment_complete_authentication(payment_id=payment.pk)
+        payment = payment_complete_authentication(payment_id=payment.pk)
+        if payment.status == PaymentStatus.FAILED and payment.failure_code == (
+            "authentication_abandoned"
+        ):
+            # Back after the hold (PAYMENTS_PENDING_HOLD_MINUTES): the order was
+            # cancelled and its stock released; the shopper is told, and pays again.
+            raise PaymentDeclined("Came back after the hold.", code="authentication_expired")
     order.refresh_from_db(fields=["status"])
     return order
 
