@@ -65,7 +65,7 @@ def test_captures_and_emails_survive_twenty_kills_of_two_workers():
         kills = 0
         try:
             while kills < KILLS:
-                time.sleep(rng.uniform(0.3, 1.5))
+                time.sleep(rng.uniform(0.2, 0.8))
                 victim = rng.randrange(len(workers))
                 workers[victim].send_signal(signal.SIGKILL)
                 workers[victim].wait()
