@@ -77,15 +77,23 @@ def _workers(now: datetime) -> Check:
     return Check("worker", alive > 0, detail, _iso(last.last_seen_at))
 
 
-def periodic_overdue(now: datetime | None = None) -> list[str]:
-    """The periodic jobs that have not finished a run for two intervals."""
+def periodic_overdue(now: datetime | None = None, *, never_scheduled: bool = True) -> list[str]:
+    """The periodic jobs that have not finished a run for two intervals.
+
+    A job no worker has ever scheduled counts unless ``never_scheduled`` is
+    false (the admin's warning: a fresh database has no worker history yet).
+    """
     now = now or timezone.now()
     jobs = {job.name: job for job in PeriodicTask.objects.filter(name__in=settings.TASK_PERIODIC)}
     overdue = []
     for name in settings.TASK_PERIODIC:
         job = jobs.get(name)
-        last = job.last_finished_at if job else None
-        if last is None or now - last > 2 * periodic_interval(name):
+        if job is None:
+            if never_scheduled:
+                overdue.append(name)
+            continue
+        since = job.last_finished_at or job.last_enqueued_at
+        if since is None or now - since > 2 * periodic_interval(name):
             overdue.append(name)
     return overdue
 

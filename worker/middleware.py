@@ -15,8 +15,8 @@ CACHE_SECONDS = 30
 
 
 class PeriodicOverdueWarningMiddleware:
-    """Staff see a warning on every admin page while a periodic job has not
-    finished a run for two intervals (at most one query per 30 s, cached)."""
+    """Staff see a warning on every admin page while a periodic job a worker once
+    scheduled has not finished a run for two intervals (one query per 30 s, cached)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -31,7 +31,7 @@ class PeriodicOverdueWarningMiddleware:
         ):
             overdue = cache.get(CACHE_KEY)
             if overdue is None:
-                overdue = periodic_overdue()
+                overdue = periodic_overdue(never_scheduled=False)
                 cache.set(CACHE_KEY, overdue, CACHE_SECONDS)
             if overdue:
                 messages.warning(

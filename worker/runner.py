@@ -130,9 +130,13 @@ class Worker:
                 if claimed is not None:
                     claimed.claim(self.worker_id)
         except OperationalError as error:
-            if is_locked_database_exception(error):
-                return None
-            raise
+            if not is_locked_database_exception(error):
+                # The database is away (restart, failover): wait and try again
+                # rather than exit; the heartbeat stops meanwhile, as it should.
+                logger.warning("Claiming a task failed: %s", error)
+                close_old_connections()
+                self.stopping.wait(self.interval)
+            return None
         return claimed
 
     def _run_task(self, db_result: DBTaskResult) -> None:
