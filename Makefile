@@ -23,7 +23,6 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo_catalogue
 	$(PY) manage.py create_demo_staff
-	$(PY) manage.py payments_watch --schedule
 	$(PY) manage.py runshop --port $(PORT)
 
 test: install

@@ -4,6 +4,9 @@ The sending task, ``customer_email_send_task``, lives here beside the service it
 """
 
 import logging
+from datetime import timedelta
+from email.utils import make_msgid
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
@@ -100,26 +103,44 @@ def customer_email_requeue_unsent(*, older_than) -> list[str]:
 def customer_email_send(*, email_id: int) -> bool:
     """Send a queued e-mail unless it was sent already; returns whether it sent now.
 
-    The row is claimed under a lock (``sent_at`` set) before the message
-    leaves, so a task that runs twice, even at the same time, sends it once.
-    SMTP runs with no lock held; if sending fails the claim is undone and the
-    error propagates, so the task is recorded as failed and can be re-run.
+    The row is claimed under a lock (``claimed_at``) before the message
+    leaves, so two runs at the same time send it once. SMTP runs with no lock
+    held. On success ``sent_at`` is written; on an error the claim is undone
+    and the error propagates (the task fails and is run again by the payments
+    check). A run that finds a fresh claim (its sender may have died) comes
+    back when the claim lapses. Every attempt carries the same Message-ID.
     """
+    claim_for = timedelta(seconds=settings.CUSTOMER_EMAIL_CLAIM_SECONDS)
     with transaction.atomic():
         email = CustomerEmail.objects.select_for_update().get(pk=email_id)
         if email.sent_at is not None:
             return False
-        email.sent_at = timezone.now()
-        email.save(update_fields=["sent_at"])
+        now = timezone.now()
+        if email.claimed_at is not None and email.claimed_at > now - claim_for:
+            customer_email_send_task.using(run_after=email.claimed_at + claim_for).enqueue(
+                email_id=email.pk
+            )
+            return False
+        email.claimed_at = now
+        if not email.message_id:
+            email.message_id = make_msgid(idstring=email.key, domain=_message_id_domain())
+        email.save(update_fields=["claimed_at", "message_id"])
 
     try:
         message = _render(email)
         message.send()
     except Exception:
-        CustomerEmail.objects.filter(pk=email_id).update(sent_at=None)
+        CustomerEmail.objects.filter(pk=email_id, claimed_at=email.claimed_at).update(
+            claimed_at=None
+        )
         logger.exception("Sending customer e-mail %s failed", email.key)
         raise
+    CustomerEmail.objects.filter(pk=email_id).update(sent_at=timezone.now())
     return True
+
+
+def _message_id_domain() -> str:
+    return urlsplit(settings.SHOP_BASE_URL).hostname or "boutique.invalid"
 
 
 @task()
@@ -168,7 +189,7 @@ def _render(email: CustomerEmail) -> EmailMultiAlternatives:
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[email.to],
-        headers={"X-Shop-Email-Key": email.key},
+        headers={"X-Shop-Email-Key": email.key, "Message-ID": email.message_id},
     )
     message.attach_alternative(html, "text/html")
     return message

@@ -36,6 +36,12 @@ def payment_failure_message(code: str) -> str:
             "The confirmation with your bank (3-D Secure) was not finished. Nothing was "
             "charged: your cart is kept, try again when you are ready."
         )
+    if code == "authentication_expired":
+        return _(
+            "The confirmation with your bank (3-D Secure) came too late: the order was "
+            "cancelled and nothing will be charged. Your cart is kept, but its items are no "
+            "longer reserved: pay again to order them."
+        )
     if code == "provider_unavailable":
         return _(
             "The payment service is not answering. Nothing was charged: please try again "

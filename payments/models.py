@@ -293,9 +293,10 @@ class PaymentLedgerEntry(models.Model):
 class CustomerEmail(models.Model):
     """One e-mail to a customer about one payment event, sent at most once.
 
-    ``key`` names the event (``captured-<ledger entry id>``); ``sent_at`` is set
-    under a row lock right after the message leaves, so a task that runs twice
-    finds it sent and stops.
+    ``key`` names the event (``captured-<ledger entry id>``). Sending claims the
+    row under a lock (``claimed_at``), SMTP runs with no lock held, and
+    ``sent_at`` is written once the server accepted the message; a claim whose
+    sender died lapses and another run sends it, with the same ``message_id``.
     """
 
     class Kind(models.TextChoices):
@@ -327,6 +328,11 @@ class CustomerEmail(models.Model):
     currency = models.CharField(_("currency"), max_length=3, default=settings.SHOP_CURRENCY)
     created_at = models.DateTimeField(_("queued"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    # Who is sending it now: a claim that lapses (CUSTOMER_EMAIL_CLAIM_SECONDS), so
+    # a worker dying mid-send delays the e-mail but never loses it.
+    claimed_at = models.DateTimeField(_("being sent since"), null=True, blank=True)
+    # The same Message-ID on every attempt: a resend after a crash is recognisable.
+    message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

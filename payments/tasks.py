@@ -11,14 +11,12 @@ task; nothing enqueues them any more, and they can go once no such row is left.
 """
 
 from django.tasks import task
-from django.utils import timezone
 
 from payments.emails import customer_email_send, customer_email_send_task
 from payments.models import LedgerOperation
 from payments.operations.engine import payment_operation_run, payment_operation_run_task
 from payments.operations.provider_events import payment_event_process, payment_event_process_task
-from payments.operations.recovery import WATCH_INTERVAL, payment_watch_authorizations_task
-from payments.services import payment_watch_authorizations
+from payments.operations.recovery import payment_watch_authorizations_task, payment_watch_run
 
 __all__ = [
     "customer_email_send_task",
@@ -69,12 +67,5 @@ def send_customer_email(email_id: int) -> bool:
 
 @task()
 def watch_authorizations(reschedule: bool = True) -> dict:
-    """Runs the check once and hands the schedule over to the new task."""
-    try:
-        report = payment_watch_authorizations()
-    finally:
-        if reschedule:
-            payment_watch_authorizations_task.using(
-                run_after=timezone.now() + WATCH_INTERVAL
-            ).enqueue()
-    return {"expired": report.expired, "warned": report.warned, "requeued": report.requeued}
+    """Runs the check once; the workers' ``payments-check`` job keeps the schedule now."""
+    return payment_watch_run()

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "orders",
     "payments",
     "payments.providers.sandbox",
+    "worker",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "worker.middleware.PeriodicOverdueWarningMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its 429 page.
     "axes.middleware.AxesMiddleware",
@@ -144,6 +146,19 @@ AXES_CLIENT_IP_CALLABLE = "shop.security.client_ip"
 # How many reverse proxies of ours stand in front of the app: the client's
 # address is read that many places from the right of X-Forwarded-For.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# The worker (manage.py worker): tasks run at once per process (SQLite
+# serialises writes, so one there), its heartbeat, and when a silent worker
+# counts as dead and its tasks are queued again.
+TASK_WORKER_THREADS = env.int(
+    "TASK_WORKER_THREADS",
+    default=1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 8,
+)
+TASK_WORKER_HEARTBEAT_SECONDS = env.int("TASK_WORKER_HEARTBEAT_SECONDS", default=5)
+TASK_WORKER_DEAD_AFTER_SECONDS = env.int("TASK_WORKER_DEAD_AFTER_SECONDS", default=30)
+if not 0 < TASK_WORKER_HEARTBEAT_SECONDS < TASK_WORKER_DEAD_AFTER_SECONDS:
+    raise ImproperlyConfigured(
+        "TASK_WORKER_DEAD_AFTER_SECONDS must be longer than TASK_WORKER_HEARTBEAT_SECONDS."
+    )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -223,6 +238,9 @@ else:
         }
     }
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")
+# A worker sending a customer e-mail holds it this long; if it dies meanwhile,
+# another run sends it (with the same Message-ID) once the claim lapses.
+CUSTOMER_EMAIL_CLAIM_SECONDS = env.int("CUSTOMER_EMAIL_CLAIM_SECONDS", default=60)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Cache: the card-testing limits' counters. Local memory (one process) by default;
@@ -294,6 +312,11 @@ if PAYMENTS_PROVIDER == "sandbox" and not DEBUG and not PAYMENTS_SANDBOX_DEMO:
         "PAYMENTS_PROVIDER=sandbox takes no real payment: with DEBUG off use stripe, "
         "or set PAYMENTS_SANDBOX_DEMO=True for a demonstration site."
     )
+# The sandbox answers each call after this many milliseconds, as a remote
+# service would (0: at once); for load tests of the worker's concurrency.
+SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)
+if SANDBOX_LATENCY_MS < 0:
+    raise ImproperlyConfigured("SANDBOX_LATENCY_MS must be 0 or more (milliseconds).")
 # Stripe (PAYMENTS_PROVIDER=stripe): the three keys from the Dashboard, checked
 # here so a typo stops the start, not the first order. Values are never echoed.
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
@@ -398,6 +421,17 @@ CHECKOUT_ATTEMPT_LIMITS = {
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 # A money operation with no news for this long is re-enqueued (its worker died).
 PAYMENTS_STALE_OPERATION_MINUTES = env.int("PAYMENTS_STALE_OPERATION_MINUTES", default=60)
+# Stock held by a payment waiting for the shopper (3-D Secure, PayPal, Alipay,
+# wallet pages) is released, and the authorization cancelled, after this long.
+PAYMENTS_PENDING_HOLD_MINUTES = env.int("PAYMENTS_PENDING_HOLD_MINUTES", default=15)
+# The payments check runs this often wherever a worker runs (worker.periodic).
+PAYMENTS_CHECK_INTERVAL_SECONDS = env.int("PAYMENTS_CHECK_INTERVAL_SECONDS", default=60)
+TASK_PERIODIC = {
+    "payments-check": {
+        "call": "payments.operations.recovery.payment_watch_run",
+        "every": PAYMENTS_CHECK_INTERVAL_SECONDS,
+    },
+}
 
 # Logs (shop/logs.py): a request id on every line, secrets redacted, one line per
 # payment event; JSON lines with DEBUG off, readable lines in development.

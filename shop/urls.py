@@ -7,6 +7,7 @@ from django.views.i18n import set_language
 
 from payments.providers.stripe.webhooks import stripe_webhook
 from shop import checkout_views, legal, order_views, views
+from worker.views import health
 
 admin.site.site_header = _("Boutique back office")
 admin.site.site_title = _("Boutique back office")
@@ -66,6 +67,7 @@ storefront = (
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("health/", health, name="health"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("payments/webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
     path("payments/stripe/", include("payments.providers.stripe.urls")),

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("shop", "orders", "payments")
+PACKAGES = ("shop", "orders", "payments", "worker")
 
 
 def _module_name(path: Path) -> str:

@@ -1,8 +1,8 @@
 """The payments check (the watch): what lapses, what stalled, what was abandoned.
 
-Run by the worker every 15 minutes (``payment_watch_authorizations_task``,
-scheduled by ``manage.py payments_watch --schedule``) or from cron
-(``manage.py payments_watch``).
+Run by the workers every ``PAYMENTS_CHECK_INTERVAL_SECONDS`` as the periodic
+job ``payments-check`` (``worker.periodic`` calls ``payment_watch_run``), or
+by hand (``manage.py payments_watch``).
 """
 
 import logging
@@ -30,7 +30,6 @@ from payments.operations.authorization import payment_authorize, payment_complet
 
 logger = logging.getLogger(__name__)
 
-WATCH_INTERVAL = timedelta(minutes=15)
 # The operations the worker runs (the engine's registry), recovered when they stall.
 WORKER_OPERATIONS = [
     LedgerOperation.CAPTURE,
@@ -56,9 +55,10 @@ def payment_watch_authorizations(*, now: datetime | None = None) -> WatchReport:
     - Staff get one e-mail listing authorizations that lapse within
       ``PAYMENTS_EXPIRY_WARNING_HOURS`` with something left to capture;
       each is listed once.
-    - A checkout abandoned at the bank's 3-D Secure page (or cut off during
-      the authorization) is settled from the provider's answer, so its
-      stock does not stay reserved.
+    - A checkout abandoned at the bank's 3-D Secure page (or a PayPal,
+      Alipay or wallet page, or cut off during the authorization) is settled
+      from the provider's answer after ``PAYMENTS_PENDING_HOLD_MINUTES``: still
+      unfinished, the authorization is cancelled there and the stock released.
     - A capture, void or refund with no news for
       ``PAYMENTS_STALE_OPERATION_MINUTES`` (its worker died) is enqueued
       again with the same key, which the provider answers idempotently; so
@@ -100,17 +100,17 @@ def payment_watch_authorizations(*, now: datetime | None = None) -> WatchReport:
     return WatchReport(expired=expired, warned=warned, requeued=requeued)
 
 
+def payment_watch_run() -> dict:
+    """The periodic job ``payments-check`` (``TASK_PERIODIC``): the check, as JSON."""
+    report = payment_watch_authorizations()
+    return {"expired": report.expired, "warned": report.warned, "requeued": report.requeued}
+
+
 @task()
 def payment_watch_authorizations_task(reschedule: bool = True) -> dict:
-    """Expire lapsed holds, warn staff, recover stalled operations; then run again later."""
-    try:
-        report = payment_watch_authorizations()
-    finally:
-        if reschedule:
-            payment_watch_authorizations_task.using(
-                run_after=timezone.now() + WATCH_INTERVAL
-            ).enqueue()
-    return {"expired": report.expired, "warned": report.warned, "requeued": report.requeued}
+    """The check once. Rows queued before the workers' schedule no longer reschedule:
+    the ``payments-check`` periodic job does (``reschedule`` is kept for them)."""
+    return payment_watch_run()
 
 
 def _settle_abandoned_authorizations(now: datetime) -> None:
@@ -119,7 +119,7 @@ def _settle_abandoned_authorizations(now: datetime) -> None:
     The provider says how it ended (the key replays its first answer); a
     challenge never finished fails the order and releases its stock.
     """
-    stale_before = now - timedelta(minutes=settings.PAYMENTS_STALE_OPERATION_MINUTES)
+    stale_before = now - timedelta(minutes=settings.PAYMENTS_PENDING_HOLD_MINUTES)
     pending = Payment.objects.filter(status=PaymentStatus.PENDING, created_at__lte=stale_before)
     for payment in pending.only("pk", "action_url"):
         try:

@@ -140,10 +140,16 @@ def checkout_complete_authentication(*, checkout_token: uuid.UUID) -> Order | No
     payment = payment_latest_for_order(order_id=order.pk)
     if payment is not None and payment.action_url:
         try:
-            payment_complete_authentication(payment_id=payment.pk)
+            payment = payment_complete_authentication(payment_id=payment.pk)
         except PaymentDeclined:
             limits_record_decline()
             raise
+        if payment.status == PaymentStatus.FAILED and payment.failure_code == (
+            "authentication_abandoned"
+        ):
+            # Back after the hold (PAYMENTS_PENDING_HOLD_MINUTES): the order was
+            # cancelled and its stock released; the shopper is told, and pays again.
+            raise PaymentDeclined("Came back after the hold.", code="authentication_expired")
     order.refresh_from_db(fields=["status"])
     return order
 

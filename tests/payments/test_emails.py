@@ -1,7 +1,10 @@
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.core import mail
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from orders.services import order_ship
 from payments.emails import customer_email_queue, customer_email_send
@@ -75,4 +78,42 @@ def test_an_email_whose_task_failed_is_sent_by_the_payments_check(queued_email, 
     run_tasks()
 
     assert report.requeued == [queued_email.key]
+    assert len(mail.outbox) == 1
+
+
+def test_every_attempt_carries_the_same_message_id(queued_email):
+    with (
+        mock.patch(
+            "django.core.mail.EmailMultiAlternatives.send", side_effect=OSError("SMTP down")
+        ),
+        pytest.raises(OSError),
+    ):
+        customer_email_send(email_id=queued_email.pk)
+    queued_email.refresh_from_db()
+    first_id = queued_email.message_id
+    assert first_id.startswith("<") and first_id.endswith(">") and queued_email.key in first_id
+
+    assert customer_email_send(email_id=queued_email.pk) is True
+    assert mail.outbox[0].message()["Message-ID"] == first_id
+
+
+def test_a_claim_held_by_a_dead_sender_delays_the_email_but_never_drops_it(queued_email, settings):
+    """The sender claimed the e-mail and died before SMTP: a run meanwhile comes back later."""
+    settings.CUSTOMER_EMAIL_CLAIM_SECONDS = 60
+    claimed = timezone.now() - timedelta(seconds=10)
+    CustomerEmail.objects.filter(pk=queued_email.pk).update(claimed_at=claimed)
+    DBTaskResult.objects.all().delete()
+
+    assert customer_email_send(email_id=queued_email.pk) is False
+    assert mail.outbox == []
+    retry = DBTaskResult.objects.get()
+    assert retry.args_kwargs["kwargs"] == {"email_id": queued_email.pk}
+    assert retry.run_after == claimed + timedelta(seconds=60)
+
+    # Once the claim has lapsed, the e-mail goes, once.
+    CustomerEmail.objects.filter(pk=queued_email.pk).update(
+        claimed_at=timezone.now() - timedelta(seconds=61)
+    )
+    assert customer_email_send(email_id=queued_email.pk) is True
+    assert customer_email_send(email_id=queued_email.pk) is False
     assert len(mail.outbox) == 1

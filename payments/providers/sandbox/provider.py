@@ -4,10 +4,12 @@ No ORM here: it calls ``gateway`` as it would call a remote API and turns
 answers into the provider dataclasses and errors into ``payments.exceptions``.
 """
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.urls import reverse
 
 from payments.exceptions import (
@@ -46,7 +48,13 @@ def _as_payment_error(error: SandboxError) -> PaymentError:
 
 
 def _call(endpoint: Callable[..., dict[str, Any]], **params: Any) -> dict[str, Any]:
-    """Call the sandbox service as a client calls an API: its errors become payment errors."""
+    """Call the sandbox service as a client calls an API: its errors become payment errors.
+
+    ``SANDBOX_LATENCY_MS`` makes each call wait as a round trip to a remote
+    service would (callers hold no lock during a provider call).
+    """
+    if settings.SANDBOX_LATENCY_MS:
+        time.sleep(settings.SANDBOX_LATENCY_MS / 1000)
     try:
         return endpoint(**params)
     except SandboxError as error:
