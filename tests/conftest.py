@@ -2,6 +2,7 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 from django.urls import clear_url_caches
+from django.utils import translation
 
 from tests.helpers import run_tasks as _run_tasks
 
@@ -9,6 +10,13 @@ from tests.helpers import run_tasks as _run_tasks
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path_factory):
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A request to /en/ leaves English active in the thread: each test starts in French."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
