@@ -149,6 +149,13 @@ class Payment(models.Model):
         ordering = ["-created_at", "-pk"]
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
+        permissions = [
+            ("review_payment", _("Can approve payments under fraud review")),
+            ("refund_payment", _("Can refund payments")),
+            ("retry_capture", _("Can retry failed captures")),
+            ("resend_customer_email", _("Can resend customer e-mails")),
+            ("reconcile_payments", _("Can reconcile payments with the provider")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(captured_amount__lte=models.F("authorized_amount")),

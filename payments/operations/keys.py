@@ -87,3 +87,8 @@ def email_reauthorize(payment_id: int) -> str:
 
 def email_shipped_paid(shipment_id: int) -> str:
     return f"shipped-paid-shipment-{shipment_id}"
+
+
+def email_resend(key: str, request_token: str) -> str:
+    """Staff's resend of an e-mail, named by its form's one-time token."""
+    return f"resend-{request_token}-{key}"[:128]
