@@ -5,7 +5,10 @@ reconciliation with the provider (``admin_reconciliation``)."""
 from django.contrib import admin
 from django.utils.translation import gettext_lazy
 
-from payments import admin_order  # noqa: F401  (registers the order admin extension)
+from payments import (
+    admin_order,  # noqa: F401  (registers the order admin extension)
+    admin_reconciliation,  # noqa: F401  (registers the reconciliation admin)
+)
 from payments.admin_order import LedgerInline, card_column, money_column
 from payments.ledger_texts import ledger_entry_text
 from payments.models import CustomerEmail, Payment, PaymentLedgerEntry, ProviderEvent

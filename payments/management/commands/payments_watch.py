@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandParser
 from django_tasks_db.models import DBTaskResult
 
+from payments.operations.reconciliation import reconciliation_schedule_daily
 from payments.operations.recovery import payment_watch_authorizations_task
 from payments.services import payment_watch_authorizations
 from payments.tasks import watch_authorizations
@@ -35,6 +36,8 @@ class Command(BaseCommand):
             else:
                 payment_watch_authorizations_task.enqueue()
                 self.stdout.write("The payments check is scheduled every 15 minutes.")
+            if reconciliation_schedule_daily():
+                self.stdout.write("The reconciliation with the provider is scheduled daily.")
             return
         report = payment_watch_authorizations()
         self.stdout.write(
