@@ -10,6 +10,7 @@ from payments import (
     admin_reconciliation,  # noqa: F401  (registers the reconciliation admin)
 )
 from payments.admin_order import LedgerInline, card_column, money_column
+from payments.dashboard import failed_emails
 from payments.ledger_texts import ledger_entry_text
 from payments.models import CustomerEmail, Payment, PaymentLedgerEntry, ProviderEvent
 
@@ -67,10 +68,23 @@ class PaymentLedgerEntryAdmin(AppendOnlyAdmin):
         return ledger_entry_text(error_code=entry.error_code, message=entry.message)
 
 
+class UnsentFilter(admin.SimpleListFilter):
+    title = gettext_lazy("not sent")
+    parameter_name = "unsent"
+
+    def lookups(self, request, model_admin):
+        return [("yes", gettext_lazy("Not sent after the retry delay"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(pk__in=failed_emails().values("pk"))
+        return queryset
+
+
 @admin.register(CustomerEmail)
 class CustomerEmailAdmin(RecordAdmin):
     list_display = ["created_at", "order", "kind", "to", "sent_at"]
-    list_filter = ["kind"]
+    list_filter = [UnsentFilter, "kind"]
     search_fields = ["order__number", "to"]
     list_select_related = ["order"]
 

@@ -1,14 +1,10 @@
 """What payments adds to the order admin: the payment, its ledger, the money actions
 (list actions and buttons on the order page), and the payment side of the timeline."""
 
-from datetime import timedelta
-
-from django.conf import settings
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import path
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -21,11 +17,10 @@ from orders.admin import (
 )
 from orders.admin_audit import TimelineEvent
 from orders.models import Order, OrderStatus
-from payments import admin_views
+from payments import admin_views, dashboard
 from payments.admin_actions import approve_review_of, retry_captures_of
 from payments.ledger_texts import ledger_entry_text
 from payments.models import (
-    CAPTURABLE_STATUSES,
     REFUNDABLE_STATUSES,
     CustomerEmail,
     LedgerOperation,
@@ -105,17 +100,22 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         return [
             ("attention", gettext_lazy("Needs attention (failed or expired)")),
             ("expiring", gettext_lazy("Authorization lapses within 48 h")),
+            ("uncharged", gettext_lazy("Shipped but not charged")),
+            ("lapsed", gettext_lazy("Lapsed hold, awaiting the customer")),
+            ("disputed", gettext_lazy("Disputed")),
         ]
 
     def queryset(self, request, queryset):
         if self.value() == "attention":
             return queryset.filter(payments__needs_attention=True).distinct()
-        if self.value() == "expiring":
-            horizon = timezone.now() + timedelta(hours=settings.PAYMENTS_EXPIRY_WARNING_HOURS)
-            return queryset.filter(
-                payments__status__in=CAPTURABLE_STATUSES,
-                payments__authorization_expires_at__lte=horizon,
-            ).distinct()
+        selectors = {
+            "expiring": dashboard.expiring_orders,
+            "uncharged": dashboard.uncharged_orders,
+            "lapsed": dashboard.lapsed_orders,
+            "disputed": dashboard.disputed_orders,
+        }
+        if self.value() in selectors:
+            return queryset.filter(pk__in=selectors[self.value()]().values("pk"))
         return queryset
 
 
