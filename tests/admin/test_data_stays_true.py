@@ -8,7 +8,14 @@ from django.urls import reverse
 from django.utils import translation
 
 from orders.models import Order
-from payments.models import CustomerEmail, Payment, PaymentLedgerEntry, ProviderEvent
+from payments.models import (
+    CustomerEmail,
+    LedgerOperation,
+    Payment,
+    PaymentLedgerEntry,
+    ProviderEvent,
+)
+from payments.operations import ledger
 from shop.models import Product
 from tests.factories import ProductFactory
 
@@ -143,3 +150,32 @@ def test_a_bad_correction_is_refused_and_changes_nothing(as_role, order):
     order.refresh_from_db()
     assert order.email == before
     assert not LogEntry.objects.exists()
+
+
+def test_the_french_admin_shows_no_english_on_the_order_and_payment_pages(as_role, shipped_order):
+    payment = Payment.objects.get(order=shipped_order)
+    ledger.record(
+        payment,
+        operation=LedgerOperation.REFUND,
+        event="failed",
+        amount=100,
+        idempotency_key="refund-x",
+        error_code="card_declined",
+        message="Your card was declined.",
+    )
+    client = as_role("superuser")
+    order_page = client.get(
+        reverse("admin:orders_order_change", args=[shipped_order.pk]), HTTP_ACCEPT_LANGUAGE="fr"
+    ).content.decode()
+    payments_list = client.get(reverse("admin:payments_payment_changelist")).content.decode()
+
+    assert "La banque a refusé la carte." in order_page
+    for english in [
+        "Your card was declined",
+        "Card display",
+        "CARD DISPLAY",
+        "Timeline",
+        "attempt 1",
+    ]:
+        assert english not in order_page, english
+    assert "Card display" not in payments_list and "carte" in payments_list.lower()
