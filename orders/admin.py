@@ -2,7 +2,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from django.contrib import admin, messages
-from django.contrib.admin.options import InlineModelAdmin
+from django.contrib.admin.options import ActionLocation, InlineModelAdmin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import Coalesce
@@ -13,9 +13,16 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from orders.admin_audit import (
+    CUSTOMER_FIELDS,
+    TimelineEvent,
+    correct_address_view,
+    order_timeline,
+)
 from orders.exceptions import OrderError
 from orders.forms import ShipmentForm
 from orders.models import SHIPPABLE_STATUSES, Order, OrderLine, Shipment
+from orders.permissions import can_cancel, can_correct_address, can_ship
 from orders.selectors import order_lines_left_to_ship
 from orders.services import order_cancel, order_ship
 from shop.money import format_money
@@ -144,7 +151,10 @@ class OrderAdminExtension:
     - ``fieldsets``: ``(title, {"fields": [callables taking the order]})``, read-only;
     - ``change_form_template``: a template extending
       ``admin/orders/order/change_form.html`` (its ``payment-tools`` block);
-    - ``get_urls``, ``get_queryset``, ``change_view_context``: see each method.
+    - ``get_urls``, ``get_queryset``, ``change_view_context``, ``timeline``: see each method.
+
+    An action (or button) only some staff may use carries its check: decorate
+    it with ``allowed_if(check)``; the list hides it from others and refuses it.
     """
 
     inlines: Sequence[type[InlineModelAdmin]] = ()
@@ -167,6 +177,20 @@ class OrderAdminExtension:
     ) -> dict:
         """Extra context for the order's page (may also ``message_user``)."""
         return {}
+
+    def timeline(self, order: Order) -> list[TimelineEvent]:
+        """What this app saw happen to the order, for the order page's timeline."""
+        return []
+
+
+def allowed_if(check: Callable[..., bool]) -> Callable[[Callable], Callable]:
+    """Mark an admin action as allowed only to users ``check(user)`` accepts."""
+
+    def mark(action: Callable) -> Callable:
+        action.allowed_if = check
+        return action
+
+    return mark
 
 
 _EXTENSIONS: list[OrderAdminExtension] = []
@@ -217,6 +241,14 @@ class OrderAdmin(admin.ModelAdmin):
             queryset = extension.get_queryset(request, queryset)
         return queryset
 
+    def get_actions(self, request: HttpRequest, action_location=ActionLocation.CHANGE_LIST):
+        """Only the actions this user may use: the others are neither shown nor accepted."""
+        return {
+            name: action
+            for name, action in super().get_actions(request, action_location).items()
+            if getattr(action.func, "allowed_if", lambda user: True)(request.user)
+        }
+
     def get_fieldsets(self, request: HttpRequest, obj=None):
         fieldsets = [(name, dict(options)) for name, options in super().get_fieldsets(request, obj)]
         return [*fieldsets, *(f for e in _EXTENSIONS for f in e.fieldsets)]
@@ -228,10 +260,21 @@ class OrderAdmin(admin.ModelAdmin):
             for _title, options in e.fieldsets
             for field in options["fields"]
         ]
-        return [*super().get_readonly_fields(request, obj), *added]
+        return [*super().get_readonly_fields(request, obj), *CUSTOMER_FIELDS, *added]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})
+        order = Order.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        if order is not None:
+            events = order_timeline(order)
+            for extension in _EXTENSIONS:
+                events.extend(extension.timeline(order))
+            extra_context["timeline"] = sorted(events, key=lambda event: event.at)
+        extra_context.update(
+            can_ship=can_ship(request.user),
+            can_cancel=can_cancel(request.user),
+            can_correct_address=can_correct_address(request.user),
+        )
         for extension in _EXTENSIONS:
             extra_context.update(extension.change_view_context(self, request, object_id))
         return super().change_view(request, object_id, form_url, extra_context)
@@ -301,13 +344,21 @@ class OrderAdmin(admin.ModelAdmin):
             path(
                 "cancel/", self.admin_site.admin_view(self.cancel_view), name="orders_order_cancel"
             ),
+            path(
+                "<int:order_id>/correct-address/",
+                self.admin_site.admin_view(self.correct_address_view),
+                name="orders_order_correct_address",
+            ),
             *(url for extension in _EXTENSIONS for url in extension.get_urls(self)),
             *super().get_urls(),
         ]
 
-    def _selected_orders(self, request: HttpRequest) -> list[Order]:
-        """The orders named by ``?ids=``, for staff who may change orders."""
-        if not self.has_change_permission(request):
+    def correct_address_view(self, request: HttpRequest, order_id: int) -> HttpResponse:
+        return correct_address_view(self, request, order_id)
+
+    def _selected_orders(self, request: HttpRequest, check: Callable[..., bool]) -> list[Order]:
+        """The orders named by ``?ids=``, for staff ``check`` allows (else 403)."""
+        if not check(request.user):
             raise PermissionDenied
         ids = [
             int(pk)
@@ -321,11 +372,13 @@ class OrderAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:orders_order_change", args=[orders[0].pk]))
         return HttpResponseRedirect(reverse("admin:orders_order_changelist"))
 
-    @admin.action(description=gettext_lazy("Mark selected orders shipped"), permissions=["change"])
+    @allowed_if(can_ship)
+    @admin.action(description=gettext_lazy("Mark selected orders shipped"), permissions=["view"])
     def mark_shipped(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
         return self._redirect_with_ids("admin:orders_order_ship", queryset)
 
-    @admin.action(description=gettext_lazy("Cancel what has not shipped"), permissions=["change"])
+    @allowed_if(can_cancel)
+    @admin.action(description=gettext_lazy("Cancel what has not shipped"), permissions=["view"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
         return self._redirect_with_ids("admin:orders_order_cancel", queryset)
 
@@ -335,7 +388,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     def ship_view(self, request: HttpRequest) -> HttpResponse:
         """Ask for the carrier, tracking numbers and (for one order) quantities, then ship."""
-        orders = self._selected_orders(request)
+        orders = self._selected_orders(request, can_ship)
         if not orders:
             self.message_user(request, _("No orders were selected."), messages.WARNING)
             return HttpResponseRedirect(reverse("admin:orders_order_changelist"))
@@ -356,6 +409,7 @@ class OrderAdmin(admin.ModelAdmin):
                 except OrderError as error:
                     self.message_user(request, str(error), messages.ERROR)
                 else:
+                    self.log_change(request, order, f"Shipped: {shipment}")
                     self.message_user(
                         request,
                         _("Order %(number)s: parcel worth %(amount)s recorded. %(notes)s")
@@ -378,7 +432,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     def cancel_view(self, request: HttpRequest) -> HttpResponse:
         """Confirm, then cancel what has not shipped of each order through the service."""
-        orders = self._selected_orders(request)
+        orders = self._selected_orders(request, can_cancel)
         if not orders:
             self.message_user(request, _("No orders were selected."), messages.WARNING)
             return HttpResponseRedirect(reverse("admin:orders_order_changelist"))
@@ -389,6 +443,7 @@ class OrderAdmin(admin.ModelAdmin):
                 except OrderError as error:
                     self.message_user(request, str(error), messages.ERROR)
                 else:
+                    self.log_change(request, order, "Cancelled what had not shipped")
                     self.message_user(
                         request,
                         _(

@@ -110,6 +110,11 @@ class Order(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("order")
         verbose_name_plural = _("orders")
+        permissions = [
+            ("ship_order", _("Can mark orders shipped")),
+            ("cancel_order", _("Can cancel orders")),
+            ("correct_order_address", _("Can correct a placed order's address")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(

@@ -339,3 +339,41 @@ def order_cancel(*, order_id: int) -> Order:
         _release_quantities(to_release)
         order_cancelled.send(sender=Order, order=order)
     return order
+
+
+# What staff may correct on a placed order: how to reach and deliver to the customer.
+CORRECTABLE_FIELDS = (
+    "email",
+    "full_name",
+    "phone",
+    "address_line1",
+    "address_line2",
+    "postal_code",
+    "city",
+    "country",
+)
+
+
+def order_correct_address(
+    *, order_id: int, changes: Mapping[str, str]
+) -> dict[str, tuple[str, str]]:
+    """Correct the customer's contact and delivery details; returns ``{field: (before, after)}``.
+
+    Only ``CORRECTABLE_FIELDS`` change, under the order's lock; amounts and
+    statuses never do. The caller records who asked (the admin's history).
+    """
+    unknown = set(changes) - set(CORRECTABLE_FIELDS)
+    if unknown:
+        raise OrderError(_("These details cannot be corrected: %s.") % ", ".join(sorted(unknown)))
+    with transaction.atomic():
+        order = _lock_order(order_id)
+        changed = {
+            field: (getattr(order, field), value)
+            for field, value in changes.items()
+            if getattr(order, field) != value
+        }
+        for field, (_before, after) in changed.items():
+            setattr(order, field, after)
+        if changed:
+            order.save(update_fields=list(changed))
+    return changed

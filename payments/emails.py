@@ -22,6 +22,7 @@ from orders.models import Order, Shipment
 from orders.shipping import tracking_url
 from payments.email_layout import inline_styles
 from payments.models import CustomerEmail, Payment, PaymentLedgerEntry
+from payments.operations import keys
 from payments.operations.keys import shipment_id_of_shipped_paid
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,21 @@ def customer_email_queue(
         if created:
             customer_email_send_task.enqueue(email_id=email.pk)
     return email
+
+
+def customer_email_resend(*, email_id: int, request_token: str) -> CustomerEmail:
+    """Send an e-mail again, as a new e-mail (the first one's record stays as it was).
+
+    Staff's form carries a one-time token: submitting it twice resends once.
+    """
+    original = CustomerEmail.objects.get(pk=email_id)
+    return customer_email_queue(
+        key=keys.email_resend(original.key, request_token),
+        kind=original.kind,
+        order_id=original.order_id,
+        ledger_entry=original.ledger_entry,
+        amount=original.amount,
+    )
 
 
 def customer_email_requeue_unsent(*, older_than) -> list[str]:

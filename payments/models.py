@@ -149,6 +149,13 @@ class Payment(models.Model):
         ordering = ["-created_at", "-pk"]
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
+        permissions = [
+            ("review_payment", _("Can approve payments under fraud review")),
+            ("refund_payment", _("Can refund payments")),
+            ("retry_capture", _("Can retry failed captures")),
+            ("resend_customer_email", _("Can resend customer e-mails")),
+            ("reconcile_payments", _("Can reconcile payments with the provider")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(captured_amount__lte=models.F("authorized_amount")),
@@ -398,3 +405,65 @@ class CardSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} card session for {self.reference}"
+
+
+class ReconciliationRun(models.Model):
+    """One comparison of the ledger with the provider's records over a period."""
+
+    provider = models.CharField(_("provider"), max_length=32)
+    period_start = models.DateTimeField(_("from"))
+    period_end = models.DateTimeField(_("until"))
+    started_at = models.DateTimeField(_("run at"), auto_now_add=True)
+    matched = models.PositiveIntegerField(_("matched"), default=0)
+    mismatched = models.PositiveIntegerField(_("mismatches"), default=0)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        verbose_name = _("reconciliation")
+        verbose_name_plural = _("reconciliations")
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.period_start:%Y-%m-%d} – {self.period_end:%Y-%m-%d}"
+
+
+class ReconciliationItem(models.Model):
+    """One record compared: what the shop's ledger and the provider each say."""
+
+    class Outcome(models.TextChoices):
+        MATCHED = "matched", _("Matched")
+        MISSING_AT_SHOP = "missing_at_shop", _("Missing at the shop")
+        MISSING_AT_PROVIDER = "missing_at_provider", _("Missing at the provider")
+        AMOUNT_DIFFERS = "amount_differs", _("Amount differs")
+        STATUS_DIFFERS = "status_differs", _("Status differs")
+
+    run = models.ForeignKey(
+        ReconciliationRun, on_delete=models.CASCADE, related_name="items", verbose_name=_("run")
+    )
+    outcome = models.CharField(_("outcome"), max_length=32, choices=Outcome.choices)
+    operation = models.CharField(_("operation"), max_length=16, choices=LedgerOperation.choices)
+    order = models.ForeignKey(
+        "orders.Order",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("order"),
+    )
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("payment")
+    )
+    idempotency_key = models.CharField(_("idempotency key"), max_length=128, blank=True)
+    provider_reference = models.CharField(_("provider reference"), max_length=255, blank=True)
+    shop_amount = models.PositiveIntegerField(_("shop (cents)"), null=True, blank=True)
+    provider_amount = models.PositiveIntegerField(_("provider (cents)"), null=True, blank=True)
+    provider_status = models.CharField(_("provider status"), max_length=32, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, default=settings.SHOP_CURRENCY)
+
+    class Meta:
+        ordering = ["run", "outcome", "pk"]
+        verbose_name = _("reconciliation line")
+        verbose_name_plural = _("reconciliation lines")
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} {self.idempotency_key or self.provider_reference}"

@@ -40,6 +40,7 @@ from payments.operations.provider_events import (
     payment_event_record,
     payment_sync_with_provider,
 )
+from payments.operations.reconciliation import payment_reconcile
 from payments.operations.recovery import WatchReport, payment_watch_authorizations
 from payments.operations.refund import payment_refund, payment_request_refund
 from payments.operations.review import payment_approve_review, payment_request_review_approval
@@ -68,6 +69,7 @@ __all__ = [
     "payment_qs_select_for_update",
     "payment_reauthorization",
     "payment_reauthorize",
+    "payment_reconcile",
     "payment_refund",
     "payment_request_capture",
     "payment_request_refund",

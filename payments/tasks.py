@@ -4,7 +4,9 @@
   operation, by name (capture, void, refund, review approval);
 - ``customer_email_send_task`` (``payments.emails``);
 - ``payment_event_process_task`` (``payments.operations.provider_events``);
-- ``payment_watch_authorizations_task`` (``payments.operations.recovery``).
+- ``payment_watch_authorizations_task`` (``payments.operations.recovery``);
+- ``reconciliation_daily_task`` and ``reconciliation_run_task``
+  (``payments.operations.reconciliation``).
 
 The older task names below only run rows queued before the operations got one
 task; nothing enqueues them any more, and they can go once no such row is left.
@@ -16,6 +18,7 @@ from payments.emails import customer_email_send, customer_email_send_task
 from payments.models import LedgerOperation
 from payments.operations.engine import payment_operation_run, payment_operation_run_task
 from payments.operations.provider_events import payment_event_process, payment_event_process_task
+from payments.operations.reconciliation import reconciliation_daily_task, reconciliation_run_task
 from payments.operations.recovery import payment_watch_authorizations_task, payment_watch_run
 
 __all__ = [
@@ -23,6 +26,8 @@ __all__ = [
     "payment_event_process_task",
     "payment_operation_run_task",
     "payment_watch_authorizations_task",
+    "reconciliation_daily_task",
+    "reconciliation_run_task",
 ]
 
 

@@ -431,6 +431,11 @@ TASK_PERIODIC = {
         "call": "payments.operations.recovery.payment_watch_run",
         "every": PAYMENTS_CHECK_INTERVAL_SECONDS,
     },
+    # Yesterday's ledger compared with the provider's records (issue 14).
+    "reconciliation-daily": {
+        "call": "payments.operations.reconciliation.reconciliation_daily_run",
+        "every": 24 * 60 * 60,
+    },
 }
 
 # Logs (shop/logs.py): a request id on every line, secrets redacted, one line per

@@ -105,3 +105,8 @@ def shipment_id_of_shipped_paid(key: str) -> int | None:
     """The parcel a shipped-and-paid e-mail's key names; ``None`` for any other key."""
     rest = key.removeprefix(SHIPPED_PAID_PREFIX)
     return int(rest) if rest != key and rest.isdigit() else None
+
+
+def email_resend(key: str, request_token: str) -> str:
+    """Staff's resend of an e-mail, named by its form's one-time token."""
+    return f"resend-{request_token}-{key}"[:128]

@@ -143,6 +143,26 @@ class ProviderRefund:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ProviderRecord:
+    """A movement of money as the provider lists it, for the reconciliation.
+
+    ``kind`` is "capture" or "refund". ``total``: one record for every capture
+    of the payment (providers that list payments, not captures).
+    """
+
+    kind: str
+    payment_reference: str
+    reference: str
+    # The shop's operation (idempotency key) it carries; "" when made elsewhere.
+    operation: str
+    amount: int
+    currency: str
+    # "succeeded", or the provider's word for a movement not (yet) done.
+    status: str = "succeeded"
+    total: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class PaymentState:
     """How the provider sees a payment now (webhook handlers act on this, not on the event)."""
 
@@ -215,3 +235,7 @@ class PaymentProvider(abc.ABC):
     def retrieve_state(self, provider_reference: str) -> PaymentState:
         """The payment as the provider sees it now; for providers that send webhooks."""
         raise NotImplementedError(f"{self.name} sends no webhooks")
+
+    def list_records(self, *, since: datetime, until: datetime) -> list[ProviderRecord]:
+        """Captures and refunds made in ``[since, until)``, for the reconciliation."""
+        raise NotImplementedError(f"{self.name} cannot list its records")

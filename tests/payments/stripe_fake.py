@@ -11,8 +11,9 @@ answers come from memory, shaped like the documented Stripe objects of API
 version ``2026-10-28.endive``.
 
 Served (under ``https://api.stripe.com``): confirmation tokens (GET), payment
-intents (create with ``confirm=true``, retrieve, capture, cancel), refunds
-(create, list, retrieve), reviews (retrieve, approve), charges, disputes and
+intents (create with ``confirm=true``, list, retrieve, capture, cancel), refunds
+(create, list, retrieve); lists page with ``limit``/``starting_after`` and filter
+on ``created``, reviews (retrieve, approve), charges, disputes and
 payment methods (retrieve). Anything else is a 404.
 
 The confirmation token names one of Stripe's test payment methods
@@ -166,11 +167,13 @@ CREATE_PARAMS = (
 CAPTURE_PARAMS = ("amount_to_capture", "final_capture", "metadata")
 CANCEL_PARAMS = ("cancellation_reason",)
 REFUND_PARAMS = ("payment_intent", "charge", "amount", "metadata", "reason")
-LIST_REFUNDS_PARAMS = ("payment_intent", "charge", "limit")
+LIST_REFUNDS_PARAMS = ("payment_intent", "charge", "limit", "created", "starting_after")
+LIST_PAYMENT_INTENTS_PARAMS = ("limit", "created", "starting_after")
 # What the fake serves: method, path, handler ("retrieve:<object>" or a method name), and the
 # parameters it implements. Each is an operation of the stripe library (stripe_contract).
 ROUTES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("POST", r"/v1/payment_intents", "_create_payment_intent", CREATE_PARAMS),
+    ("GET", r"/v1/payment_intents", "_list_payment_intents", LIST_PAYMENT_INTENTS_PARAMS),
     ("GET", r"/v1/payment_intents/([^/]+)", "retrieve:payment_intent", ()),
     ("POST", r"/v1/payment_intents/([^/]+)/capture", "_capture", CAPTURE_PARAMS),
     ("POST", r"/v1/payment_intents/([^/]+)/cancel", "_cancel_intent", CANCEL_PARAMS),
@@ -613,6 +616,17 @@ class StripeFake(stripe.HTTPClient):
             except ApiError as error:
                 raise ValueError(str(error)) from None
             return self.get(refund["id"])
+
+    def capture_outside(self, payment_intent_id: str, amount: int | None = None) -> dict[str, Any]:
+        """A capture made in the Dashboard (not through the shop); returns the PaymentIntent."""
+        with self._lock:
+            intent = self._control(payment_intent_id)
+            params = {} if amount is None else {"amount_to_capture": str(amount)}
+            try:
+                self._capture(params, intent["id"])
+            except ApiError as error:
+                raise ValueError(str(error)) from None
+            return self.get(intent["id"])
 
     def settle_refund(self, refund_id: str, *, succeed: bool = True) -> dict[str, Any]:
         """A refund in progress succeeds, or fails (the money goes back to the balance)."""
@@ -1108,9 +1122,7 @@ class StripeFake(stripe.HTTPClient):
         return refund
 
     def _list_refunds(self, params: dict[str, Any]) -> dict[str, Any]:
-        """List refunds, newest first."""
-        limit = _int_param(params, "limit", 10)
-        assert limit is not None
+        """List refunds, newest first (``created`` range and ``starting_after`` paging)."""
         refunds = [
             r
             for r in reversed(self._objects.values())
@@ -1118,11 +1130,48 @@ class StripeFake(stripe.HTTPClient):
             and params.get("payment_intent") in (None, r["payment_intent"])
             and params.get("charge") in (None, r["charge"])
         ]
+        return self._page(params, refunds, "/v1/refunds")
+
+    def _list_payment_intents(self, params: dict[str, Any]) -> dict[str, Any]:
+        """List PaymentIntents, newest first (``created`` range and ``starting_after`` paging)."""
+        intents = [
+            self._render(o, [])
+            for o in reversed(self._objects.values())
+            if o["object"] == "payment_intent"
+        ]
+        return self._page(params, intents, "/v1/payment_intents")
+
+    def _page(self, params: dict[str, Any], objects: list[dict[str, Any]], url: str) -> dict:
+        """One page of a list, as Stripe pages them: ``limit`` objects after ``starting_after``."""
+        limit = _int_param(params, "limit", 10)
+        assert limit is not None
+        if not 1 <= limit <= 100:
+            raise _invalid("Limit must be between 1 and 100.", param="limit")
+        created = params.get("created")
+        if isinstance(created, Mapping):
+            bounds = {op: int(value) for op, value in created.items()}
+            checks = {
+                "gt": lambda t, b: t > b,
+                "gte": lambda t, b: t >= b,
+                "lt": lambda t, b: t < b,
+                "lte": lambda t, b: t <= b,
+            }
+            objects = [
+                o for o in objects if all(checks[op](o["created"], b) for op, b in bounds.items())
+            ]
+        elif created is not None:
+            objects = [o for o in objects if o["created"] == int(created)]
+        after = params.get("starting_after")
+        if after:
+            ids = [o["id"] for o in objects]
+            if after not in ids:
+                raise _invalid(f"No such object: '{after}'", param="starting_after")
+            objects = objects[ids.index(after) + 1 :]
         return {
             "object": "list",
-            "data": refunds[:limit],
-            "has_more": len(refunds) > limit,
-            "url": "/v1/refunds",
+            "data": objects[:limit],
+            "has_more": len(objects) > limit,
+            "url": url,
         }
 
     def _approve_review(self, params: dict[str, Any], review_id: str) -> dict[str, Any]:

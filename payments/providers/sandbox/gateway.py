@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -425,3 +426,41 @@ def refund(*, charge_id: str, amount: int, currency: str, idempotency_key: str) 
 
     params = {"charge": charge_id, "amount": amount, "currency": currency}
     return _idempotent(idempotency_key, "refund", params, perform)
+
+
+def movements_list(*, created_gte: datetime, created_lt: datetime) -> list[dict[str, Any]]:
+    """Captures and refunds made in the period, and charges taken at once (Alipay)."""
+    movements = [
+        {
+            "kind": movement.kind,
+            "charge": movement.charge_id,
+            "amount": movement.amount,
+            "currency": movement.charge.currency,
+            "idempotency_key": movement.idempotency_key,
+            "total": False,
+        }
+        for movement in SandboxCapture.objects.filter(
+            created_at__gte=created_gte, created_at__lt=created_lt
+        )
+        .select_related("charge")
+        .order_by("pk")
+    ]
+    paid_at_order = (
+        SandboxCharge.objects.filter(
+            created_at__gte=created_gte, created_at__lt=created_lt, captured_amount__gt=0
+        )
+        .exclude(movements__kind=SandboxCapture.Kind.CAPTURE)
+        .order_by("pk")
+    )
+    movements += [
+        {
+            "kind": SandboxCapture.Kind.CAPTURE,
+            "charge": charge.pk,
+            "amount": charge.captured_amount,
+            "currency": charge.currency,
+            "idempotency_key": "",
+            "total": True,
+        }
+        for charge in paid_at_order
+    ]
+    return movements

@@ -30,6 +30,7 @@ from payments.providers.base import (
     CardSessionResult,
     CompletedCardSession,
     PaymentProvider,
+    ProviderRecord,
     RefundRequest,
     RefundResult,
     VoidRequest,
@@ -168,3 +169,17 @@ class SandboxProvider(PaymentProvider):
             idempotency_key=request.idempotency_key,
         )
         return RefundResult(provider_reference=answer["id"], refunded_amount=answer["refunded_now"])
+
+    def list_records(self, *, since: datetime, until: datetime) -> list[ProviderRecord]:
+        return [
+            ProviderRecord(
+                kind=movement["kind"],
+                payment_reference=movement["charge"],
+                reference=movement["idempotency_key"] or movement["charge"],
+                operation=movement["idempotency_key"],
+                amount=movement["amount"],
+                currency=movement["currency"],
+                total=movement["total"],
+            )
+            for movement in gateway.movements_list(created_gte=since, created_lt=until)
+        ]

@@ -43,12 +43,14 @@ from payments.providers.base import (
     CompletedCardSession,
     PaymentProvider,
     PaymentState,
+    ProviderRecord,
     ProviderRefund,
     RefundRequest,
     RefundResult,
     VoidRequest,
     VoidResult,
 )
+from payments.providers.stripe import listing
 
 # Signed parameters of the shop's own Stripe pages (payment form, next action).
 SESSION_SALT = "payments.stripe.session"
@@ -502,3 +504,9 @@ class StripeProvider(PaymentProvider):
                 code="refund_in_progress",
             )
         return RefundResult(provider_reference=refund.id, refunded_amount=refund.amount)
+
+    # Reconciliation ------------------------------------------------------------
+
+    def list_records(self, *, since: datetime, until: datetime) -> list[ProviderRecord]:
+        """What Stripe moved in the period (``listing.list_records``)."""
+        return self._call(listing.list_records, self.client, since=since, until=until)
