@@ -91,7 +91,11 @@ def test_the_buttons_of_a_confirmed_order_per_role(as_role, order):
         "ship-link",
         "correct-address-link",
     }
-    assert links_on(change_page(as_role("finance"), order)) == {"cancel-order-link"}
+    # The e-mail sent at placement can be resent by Finance.
+    assert links_on(change_page(as_role("finance"), order)) == {
+        "cancel-order-link",
+        "emails-link",
+    }
 
 
 def test_staff_without_a_role_cannot_see_orders(as_role, order):

@@ -26,6 +26,14 @@ from worker.runner import Worker
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _only_the_payments_check(settings):
+    """These tests follow one job; the shop's other periodic jobs stay out of the way."""
+    settings.TASK_PERIODIC = {
+        "payments-check": {"call": "payments.operations.recovery.payment_watch_run", "every": 60}
+    }
+
+
 def _running(worker_id: str, started_ago: int) -> DBTaskResult:
     result = payment_watch_authorizations_task.enqueue()
     DBTaskResult.objects.filter(pk=result.id).update(
