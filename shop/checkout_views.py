@@ -36,7 +36,7 @@ from payments.services import (
     payment_reauthorization,
     payment_reauthorize,
 )
-from shop.cart import Cart, CartSummary
+from shop.cart import Cart
 from shop.checkout.services import (
     PaymentChoice,
     checkout_complete_authentication,
@@ -62,8 +62,9 @@ def _steps(current: str) -> list[dict]:
     ]
 
 
-def _context(request: HttpRequest, step: str, cart: CartSummary, **extra) -> dict:
+def _context(request: HttpRequest, step: str, basket: Cart, **extra) -> dict:
     state = CheckoutState(request.session)
+    cart = basket.summary()
     method = SHIPPING_METHODS.get(state.shipping_method or "")
     shipping_amount = method.price_amount if method else None
     return {
@@ -77,10 +78,16 @@ def _context(request: HttpRequest, step: str, cart: CartSummary, **extra) -> dic
     }
 
 
-def _guard(request: HttpRequest, step: str) -> tuple[CartSummary | None, HttpResponse | None]:
-    """The cart, or a redirect to where the shopper must go first."""
-    cart = Cart(request.session).summary()
-    if cart.is_empty:
+def _guard(request: HttpRequest, step: str) -> tuple[Cart | None, HttpResponse | None]:
+    """The cart, or a redirect to where the shopper must go first.
+
+    A form sent to the details, delivery or review step only needs the cart's
+    quantities, from the session (placing the order re-checks every item);
+    otherwise its lines (one query) are read here, once per request.
+    """
+    cart = Cart(request.session)
+    session_only = request.method == "POST" and step != "payment"
+    if cart.is_empty() if session_only else cart.summary().is_empty:
         messages.info(request, _("Your cart is empty."))
         return None, redirect("shop:cart")
     order = ["details", "shipping", "payment", "review"]
@@ -145,7 +152,7 @@ def checkout_payment(request: HttpRequest) -> HttpResponse:
             return render(request, "shop/checkout/payment.html", context, status=422)
         session = payment_card_session_start(
             amount=context["total_amount"],
-            currency=cart.currency,
+            currency=context["cart"].currency,
             return_url=request.build_absolute_uri(reverse("shop:checkout_payment_return")),
             cancel_url=request.build_absolute_uri(reverse("shop:checkout_payment"))
             + "?cancelled=1",
@@ -200,8 +207,8 @@ def checkout_review(request: HttpRequest) -> HttpResponse:
         return response
     state = CheckoutState(request.session)
     if request.method == "POST":
-        return _place_order(request, state)
-    problems = [line for line in cart.lines if line.exceeds_stock]
+        return _place_order(request, state, cart)
+    problems = [line for line in cart.summary().lines if line.exceeds_stock]
     return render(
         request,
         "shop/checkout/review.html",
@@ -222,7 +229,7 @@ def _already_placed(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
-def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
+def _place_order(request: HttpRequest, state: CheckoutState, cart: Cart) -> HttpResponse:
     if request.POST.get("checkout_token") != str(state.token):
         messages.error(request, _("Your order changed in another tab: please check it again."))
         return redirect("shop:checkout_review")
@@ -230,7 +237,7 @@ def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
     try:
         outcome = checkout_place_order(
             checkout_token=state.token,
-            quantities=Cart(request.session).quantities(),
+            quantities=cart.quantities(),
             customer=CustomerDetails(**state.customer),
             shipping_method=state.shipping_method,
             language=get_language(),

@@ -173,7 +173,17 @@ else:
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Cache and sessions: no session row is read or written per request. With
+# CACHE_URL (redis://host:6379/0, shared by every web process and worker) the
+# sessions live in that cache; without it, in signed cookies (the cart and the
+# checkout's progress are small), so development and several local processes
+# need nothing.
+if env.str("CACHE_URL", default=""):
+    CACHES = {"default": env.cache_url("CACHE_URL")}
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
