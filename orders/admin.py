@@ -12,6 +12,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from orders.bulk_shipping_admin import shipping_run_urls, start_shipping_run
 from orders.exceptions import OrderError
 from orders.forms import ShipmentForm
 from orders.models import SHIPPABLE_STATUSES, Order, OrderLine, Shipment
@@ -272,6 +273,7 @@ class OrderAdmin(admin.ModelAdmin):
             path(
                 "cancel/", self.admin_site.admin_view(self.cancel_view), name="orders_order_cancel"
             ),
+            *shipping_run_urls(self),
             *(url for extension in _EXTENSIONS for url in extension.get_urls(self)),
             *super().get_urls(),
         ]
@@ -290,6 +292,9 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Mark selected orders shipped"), permissions=["change"])
     def mark_shipped(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
+        """One order: the parcel form; several (any number): a shipping run in the background."""
+        if queryset[:2].count() > 1:
+            return start_shipping_run(request, queryset)
         return self._redirect_with_ids("admin:orders_order_ship", queryset)
 
     @admin.action(description=gettext_lazy("Cancel what has not shipped"), permissions=["change"])
