@@ -7,8 +7,11 @@ Importing this module registers every worker-run operation with the engine.
 """
 
 from payments.operations.authorization import (
+    AuthorizationAttempt,
     Reauthorization,
     payment_authorize,
+    payment_authorize_attempt,
+    payment_authorize_send,
     payment_card_session_read,
     payment_card_session_start,
     payment_complete_authentication,
@@ -42,12 +45,15 @@ from payments.operations.void import payment_request_void, payment_void
 
 __all__ = [
     "UNKNOWN_OUTCOMES",
+    "AuthorizationAttempt",
     "OperationOutcome",
     "Reauthorization",
     "WatchReport",
     "capture_key_for_shipment",
     "payment_approve_review",
     "payment_authorize",
+    "payment_authorize_attempt",
+    "payment_authorize_send",
     "payment_capture",
     "payment_card_session_read",
     "payment_card_session_start",

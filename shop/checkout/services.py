@@ -10,12 +10,15 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from django.db import transaction
+
 from orders.models import PLACED_STATUSES, Order, OrderStatus
 from orders.services import CustomerDetails, order_place
 from payments.providers.base import CardDetails
 from payments.selectors import payment_latest_for_order
 from payments.services import (
-    payment_authorize,
+    payment_authorize_attempt,
+    payment_authorize_send,
     payment_complete_authentication,
     payment_create_for_order,
 )
@@ -59,24 +62,29 @@ def checkout_place_order(
     and ``PaymentError`` for a decline (the order is marked declined and its
     stock released).
     """
-    order = order_place(
-        checkout_token=checkout_token,
-        quantities=quantities,
-        customer=customer,
-        shipping_method=shipping_method,
-        language=language,
-    )
-    if order.status == OrderStatus.PENDING_PAYMENT:
+    # One commit for the order, its stock, its payment and the authorization's
+    # "attempted" entry; the provider is called after it, outside any transaction.
+    with transaction.atomic():
+        order = order_place(
+            checkout_token=checkout_token,
+            quantities=quantities,
+            customer=customer,
+            shipping_method=shipping_method,
+            language=language,
+        )
+        if order.status != OrderStatus.PENDING_PAYMENT:
+            return CheckoutOutcome(order=order)
         created = payment_create_for_order(
             order_id=order.pk,
             method=payment.method,
             payment_token=payment.payment_token,
             card=payment.card,
         )
-        authorized = payment_authorize(payment_id=created.pk, return_url=return_url)
-        if authorized.action_url:
-            return CheckoutOutcome(order=order, action_url=authorized.action_url)
-        order.refresh_from_db(fields=["status"])
+        attempt = payment_authorize_attempt(payment_id=created.pk, return_url=return_url)
+    authorized = payment_authorize_send(attempt=attempt)
+    if authorized.action_url:
+        return CheckoutOutcome(order=order, action_url=authorized.action_url)
+    order.refresh_from_db(fields=["status"])
     return CheckoutOutcome(order=order)
 
 
