@@ -48,8 +48,20 @@ ORDER_NUMBER_RE = re.compile(r'data-testid="order-number">([^<]+)<')
 class Flow(BaseFlow):
     name = "shop"
     description = "our shop: guest checkout, sandbox hosted card page, authorization"
-    steps = ("list", "product", "add_to_basket", "basket", "checkout", "address",
-             "shipping", "payment", "card_page", "review", "place_order", "confirmation")
+    steps = (
+        "list",
+        "product",
+        "add_to_basket",
+        "basket",
+        "checkout",
+        "address",
+        "shipping",
+        "payment",
+        "card_page",
+        "review",
+        "place_order",
+        "confirmation",
+    )
 
     async def journey(self, s):
         base = str(s.client.base_url).rstrip("/")
@@ -88,62 +100,94 @@ class Flow(BaseFlow):
             data = dict(f.fields)
             data.update(variant=sizes[0], quantity="1")
             r = await s.post("add_to_basket", f.action, data, headers=post_h)
-            s.check(local(str(r.url)).endswith("/cart/"), "add_to_basket",
-                    f"add to cart landed on {r.url}")
+            s.check(
+                local(str(r.url)).endswith("/cart/"),
+                "add_to_basket",
+                f"add to cart landed on {r.url}",
+            )
         r = await s.get("basket", "/cart/", headers=get_h)
         s.check('href="/checkout/"' in r.text, "basket", "cart page has no checkout link")
         # One line per item (the quantity is a stepper: count the lines, not the buttons).
-        s.check(r.text.count('data-testid="line-quantity"') == items, "basket",
-                f"cart does not hold {items} lines")
+        s.check(
+            r.text.count('data-testid="line-quantity"') == items,
+            "basket",
+            f"cart does not hold {items} lines",
+        )
 
         r = await s.get("checkout", "/checkout/", headers=get_h)
         f = s.form(r.text, has_field="email", step="checkout")
         data = dict(f.fields)
-        data.update(email=f"guest{s.ident}-{s.rng.randrange(10**9)}@example.com",
-                    full_name="Camille Martin", address_line1="12 rue de la Paix",
-                    address_line2="", postal_code="75002", city="Paris", country="FR",
-                    phone="")
+        data.update(
+            email=f"guest{s.ident}-{s.rng.randrange(10**9)}@example.com",
+            full_name="Camille Martin",
+            address_line1="12 rue de la Paix",
+            address_line2="",
+            postal_code="75002",
+            city="Paris",
+            country="FR",
+            phone="",
+        )
         r = await s.post("address", "/checkout/", data, headers=post_h)
-        s.check(local(str(r.url)) == "/checkout/delivery/", "address",
-                f"details landed on {r.url} ({r.status_code})")
+        s.check(
+            local(str(r.url)) == "/checkout/delivery/",
+            "address",
+            f"details landed on {r.url} ({r.status_code})",
+        )
 
         f = s.form(r.text, has_field="shipping_method", step="address")
         data = dict(f.fields)
         data["shipping_method"] = "standard"
         r = await s.post("shipping", "/checkout/delivery/", data, headers=post_h)
-        s.check(local(str(r.url)) == "/checkout/payment/", "shipping",
-                f"delivery landed on {r.url}")
+        s.check(
+            local(str(r.url)) == "/checkout/payment/", "shipping", f"delivery landed on {r.url}"
+        )
 
         f = s.form(r.text, has_field="method", step="shipping")
         data = dict(f.fields)
         data["method"] = "card"
         r = await s.post("payment", "/checkout/payment/", data, headers=post_h)
         card_url = local(str(r.url))
-        s.check(card_url.startswith("/sandbox/pay/"), "payment",
-                f"payment landed on {r.url}, not the sandbox card page")
+        s.check(
+            card_url.startswith("/sandbox/pay/"),
+            "payment",
+            f"payment landed on {r.url}, not the sandbox card page",
+        )
 
         f = s.form(r.text, has_field="number", step="payment")
         data = dict(f.fields)
-        data.update(number=s.opts.get("card", "4242 4242 4242 4242"), expiry="12/30",
-                    security_code="123")
-        r = await s.post("card_page", card_url, data, expect=(302,), follow=False,
-                         headers=post_h)
+        data.update(
+            number=s.opts.get("card", "4242 4242 4242 4242"), expiry="12/30", security_code="123"
+        )
+        r = await s.post("card_page", card_url, data, expect=(302,), follow=False, headers=post_h)
         back = local(r.headers.get("location", ""))
-        s.check(back.startswith("/checkout/payment/return/?session_id="), "card_page",
-                f"card page sent the shopper to {back!r}")
+        s.check(
+            back.startswith("/checkout/payment/return/?session_id="),
+            "card_page",
+            f"card page sent the shopper to {back!r}",
+        )
 
         r = await s.get("review", back, headers=get_h)
         s.check(local(str(r.url)) == "/checkout/review/", "review", f"return landed on {r.url}")
         f = s.form(r.text, has_field="checkout_token", step="review")
         s.check("4242" in r.text, "review", "review page does not show the card")
-        r = await s.post("place_order", "/checkout/review/", f.fields, expect=(302,),
-                         follow=False, headers=post_h)
+        r = await s.post(
+            "place_order",
+            "/checkout/review/",
+            f.fields,
+            expect=(302,),
+            follow=False,
+            headers=post_h,
+        )
         location = local(r.headers.get("location", ""))
-        s.check(ORDER_URL_RE.match(location), "place_order",
-                f"place order redirected to {location!r}")
+        s.check(
+            ORDER_URL_RE.match(location), "place_order", f"place order redirected to {location!r}"
+        )
         s.order_placed(location.split("/")[2])
         r = await s.get("confirmation", location, headers=get_h, expect=(200,))
         number = ORDER_NUMBER_RE.search(r.text)
         s.check(number is not None, "confirmation", "confirmation page shows no order number")
-        s.check('data-testid="payment-promise"' in r.text, "confirmation",
-                "confirmation page does not say the amount is held")
+        s.check(
+            'data-testid="payment-promise"' in r.text,
+            "confirmation",
+            "confirmation page does not say the amount is held",
+        )
