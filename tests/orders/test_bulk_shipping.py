@@ -12,6 +12,7 @@ from orders.bulk_shipping import (
     shipping_run_ship_chunk,
     shipping_run_start,
 )
+from orders.exceptions import OrderError
 from orders.models import Order, OrderStatus, Shipment, ShippingRun, ShippingRunStatus
 from payments.models import LedgerEvent, PaymentLedgerEntry, PaymentStatus
 from tests.factories import ProductVariantFactory
@@ -128,7 +129,7 @@ def test_confirming_twice_is_refused_and_queues_nothing_more(staff_client, order
     url = reverse("admin:orders_shippingrun", args=[run.pk])
     staff_client.post(url, {"carrier": "ups"})
     queued = DBTaskResult.objects.count()
-    with pytest.raises(Exception, match="started already"):
+    with pytest.raises(OrderError):
         shipping_run_confirm(run_id=run.pk, carrier="ups")
     response = staff_client.post(url, {"carrier": "ups"})
     assert response.status_code == 200  # the progress page, not a second start
