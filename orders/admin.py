@@ -12,6 +12,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from orders.bulk_shipping import can_ship_orders
 from orders.bulk_shipping_admin import shipping_run_urls, start_shipping_run
 from orders.exceptions import OrderError
 from orders.forms import ShipmentForm
@@ -307,6 +308,8 @@ class OrderAdmin(admin.ModelAdmin):
 
     def ship_view(self, request: HttpRequest) -> HttpResponse:
         """Ask for the carrier, tracking numbers and (for one order) quantities, then ship."""
+        if not can_ship_orders(request.user):
+            raise PermissionDenied
         orders = self._selected_orders(request)
         if not orders:
             self.message_user(request, _("No orders were selected."), messages.WARNING)

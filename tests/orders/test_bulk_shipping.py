@@ -168,8 +168,12 @@ def test_staff_without_the_shipping_permission_cannot_ship(client, orders, staff
     assert (
         client.get(reverse("admin:orders_shippingrun_progress", args=[run.pk])).status_code == 403
     )
+    # The one-order parcel form checks the same permission.
+    ship = reverse("admin:orders_order_ship") + f"?ids={orders[0].pk}"
+    assert client.post(ship, {"carrier": "ups"}).status_code == 403
     run.refresh_from_db()
     assert run.status == ShippingRunStatus.DRAFT
+    assert not Shipment.objects.exists()
 
 
 def test_an_unknown_run_is_not_found(staff_client):
