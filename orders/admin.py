@@ -19,6 +19,7 @@ from orders.admin_audit import (
     correct_address_view,
     order_timeline,
 )
+from orders.bulk_shipping_admin import shipping_run_urls, start_shipping_run
 from orders.exceptions import OrderError
 from orders.forms import ShipmentForm
 from orders.models import SHIPPABLE_STATUSES, Order, OrderLine, Shipment
@@ -349,6 +350,7 @@ class OrderAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.correct_address_view),
                 name="orders_order_correct_address",
             ),
+            *shipping_run_urls(self),
             *(url for extension in _EXTENSIONS for url in extension.get_urls(self)),
             *super().get_urls(),
         ]
@@ -375,6 +377,9 @@ class OrderAdmin(admin.ModelAdmin):
     @allowed_if(can_ship)
     @admin.action(description=gettext_lazy("Mark selected orders shipped"), permissions=["view"])
     def mark_shipped(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
+        """One order: the parcel form; several (any number): a shipping run in the background."""
+        if queryset[:2].count() > 1:
+            return start_shipping_run(request, queryset)
         return self._redirect_with_ids("admin:orders_order_ship", queryset)
 
     @allowed_if(can_cancel)

@@ -268,3 +268,86 @@ class ShipmentLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.order_line.product_name} ({self.order_line.size})"
+
+
+class ShippingRunStatus(models.TextChoices):
+    DRAFT = "draft", _("Awaiting confirmation")
+    QUEUED = "queued", _("Shipping")
+    DONE = "done", _("Finished")
+
+
+class ShippingRun(models.Model):
+    """Staff shipping many orders at once (``orders/bulk_shipping.py``).
+
+    The selection is kept here, not in a URL or a form, so a run can name any
+    number of orders; once confirmed, the worker ships them in chunks and
+    writes one ``ShippingRunResult`` per order: the progress and the report.
+    """
+
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=ShippingRunStatus.choices,
+        default=ShippingRunStatus.DRAFT,
+    )
+    order_ids = models.JSONField(_("orders"), default=list)
+    carrier = models.CharField(_("carrier"), max_length=32, choices=Carrier.choices, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("shipping run")
+        verbose_name_plural = _("shipping runs")
+
+    def __str__(self) -> str:
+        return f"#{self.pk}"
+
+    @property
+    def order_count(self) -> int:
+        return len(self.order_ids)
+
+
+class ShippingRunResult(models.Model):
+    """What a shipping run did to one order: shipped (with the parcel), or refused and why."""
+
+    run = models.ForeignKey(
+        ShippingRun, on_delete=models.CASCADE, related_name="results", verbose_name=_("run")
+    )
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="+", verbose_name=_("order")
+    )
+    shipment = models.OneToOneField(
+        Shipment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("parcel"),
+    )
+    message = models.TextField(_("message"), blank=True)
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("shipping run result")
+        verbose_name_plural = _("shipping run results")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "order"], name="shipping_run_order_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run} / {self.order_id}"
+
+    @property
+    def shipped(self) -> bool:
+        return self.shipment_id is not None

@@ -7,9 +7,12 @@ Importing this module registers every worker-run operation with the engine.
 """
 
 from payments.operations.authorization import (
+    AuthorizationAttempt,
     Reauthorization,
     payment_abandon_authorization,
     payment_authorize,
+    payment_authorize_attempt,
+    payment_authorize_send,
     payment_complete_authentication,
     payment_create_for_order,
     payment_outstanding_amount,
@@ -48,6 +51,7 @@ from payments.operations.void import payment_request_void, payment_void
 
 __all__ = [
     "UNKNOWN_OUTCOMES",
+    "AuthorizationAttempt",
     "OperationOutcome",
     "Reauthorization",
     "WatchReport",
@@ -55,6 +59,8 @@ __all__ = [
     "payment_abandon_authorization",
     "payment_approve_review",
     "payment_authorize",
+    "payment_authorize_attempt",
+    "payment_authorize_send",
     "payment_capture",
     "payment_card_session_check",
     "payment_card_session_read",

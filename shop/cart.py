@@ -60,13 +60,19 @@ class Cart:
 
     def __init__(self, session: SessionBase) -> None:
         self.session = session
+        self._summary: CartSummary | None = None
 
     def quantities(self) -> dict[int, int]:
         raw = self.session.get(self.SESSION_KEY, {})
         return {int(k): int(v) for k, v in raw.items()}
 
+    def is_empty(self) -> bool:
+        """Whether the session holds no line (no query; ``summary()`` also drops withdrawn items)."""
+        return not self.session.get(self.SESSION_KEY)
+
     def _save(self, quantities: dict[int, int]) -> None:
         self.session[self.SESSION_KEY] = {str(k): v for k, v in quantities.items() if v > 0}
+        self._summary = None
 
     def add(self, variant: ProductVariant, quantity: int = 1) -> None:
         quantities = self.quantities()
@@ -91,9 +97,15 @@ class Cart:
 
     def clear(self) -> None:
         self.session.pop(self.SESSION_KEY, None)
+        self._summary = None
 
     def summary(self) -> CartSummary:
-        """The cart's lines with their variants and products, in one query."""
+        """The cart's lines with their variants and products: one query, once per ``Cart``."""
+        if self._summary is None:
+            self._summary = self._read_summary()
+        return self._summary
+
+    def _read_summary(self) -> CartSummary:
         quantities = self.quantities()
         if not quantities:
             return CartSummary(lines=[])

@@ -29,7 +29,7 @@ from payments.services import (
     payment_card_session_start,
     payment_card_session_transfer,
 )
-from shop.cart import Cart, CartSummary
+from shop.cart import Cart
 from shop.checkout.limits import TooManyAttempts, attempt_identity
 from shop.checkout.services import (
     PaymentChoice,
@@ -61,9 +61,10 @@ def _steps(current: str) -> list[dict]:
 
 
 def _context(
-    request: HttpRequest, step: str, cart: CartSummary, shipping_code: str = "", **extra
+    request: HttpRequest, step: str, basket: Cart, shipping_code: str = "", **extra
 ) -> dict:
     state = CheckoutState(request.session)
+    cart = basket.summary()
     method = SHIPPING_METHODS.get(shipping_code or state.shipping_method or "")
     shipping_amount = method.price_amount if method else None
     total_amount = cart.subtotal_amount + (shipping_amount or 0)
@@ -86,10 +87,16 @@ def _context(
     }
 
 
-def _guard(request: HttpRequest, step: str) -> tuple[CartSummary | None, HttpResponse | None]:
-    """The cart, or a redirect to where the shopper must go first."""
-    cart = Cart(request.session).summary()
-    if cart.is_empty:
+def _guard(request: HttpRequest, step: str) -> tuple[Cart | None, HttpResponse | None]:
+    """The cart, or a redirect to where the shopper must go first.
+
+    A form sent to the details, delivery or review step only needs the cart's
+    quantities, from the session (placing the order re-checks every item);
+    otherwise its lines (one query) are read here, once per request.
+    """
+    cart = Cart(request.session)
+    session_only = request.method == "POST" and step != "payment"
+    if cart.is_empty() if session_only else cart.summary().is_empty:
         messages.info(request, _("Your cart is empty."))
         return None, redirect("shop:cart")
     order = ["details", "shipping", "payment", "review"]
@@ -164,7 +171,7 @@ def checkout_payment(request: HttpRequest) -> HttpResponse:
         session = payment_card_session_start(
             reference=str(CheckoutState(request.session).token),
             amount=context["total_amount"],
-            currency=cart.currency,
+            currency=context["cart"].currency,
             return_url=request.build_absolute_uri(reverse("shop:checkout_payment_return")),
             cancel_url=request.build_absolute_uri(reverse("shop:checkout_payment"))
             + "?cancelled=1",
@@ -233,8 +240,8 @@ def checkout_review(request: HttpRequest) -> HttpResponse:
         return response
     state = CheckoutState(request.session)
     if request.method == "POST":
-        return _place_order(request, state)
-    problems = [line for line in cart.lines if line.exceeds_stock]
+        return _place_order(request, state, cart)
+    problems = [line for line in cart.summary().lines if line.exceeds_stock]
     return render(
         request,
         "shop/checkout/review.html",
@@ -255,7 +262,7 @@ def _already_placed(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
-def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
+def _place_order(request: HttpRequest, state: CheckoutState, cart: Cart) -> HttpResponse:
     sent = request.POST.get("checkout_token", "")
     if sent != str(state.token):
         if state.was_token(sent):
@@ -273,7 +280,7 @@ def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
     try:
         outcome = checkout_place_order(
             checkout_token=state.token,
-            quantities=Cart(request.session).quantities(),
+            quantities=cart.quantities(),
             customer=CustomerDetails(**state.customer),
             shipping_method=state.shipping_method,
             language=get_language(),
@@ -296,7 +303,11 @@ def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
         messages.error(request, str(error))
         return redirect("shop:cart")
     except PaymentChoiceChanged:
+        previous = str(state.token)
         state.renew_token()
+        payment_card_session_transfer(
+            from_reference=previous, to_reference=str(state.token), payment_token=card["token"]
+        )
         messages.error(
             request,
             _(
@@ -318,7 +329,7 @@ def _place_order(request: HttpRequest, state: CheckoutState) -> HttpResponse:
 def _too_many_attempts(request: HttpRequest, error: TooManyAttempts) -> HttpResponse:
     """Refused before anything was placed or sent: say so, and when to try again (429)."""
     messages.error(request, error.user_message())
-    context = _context(request, "review", Cart(request.session).summary())
+    context = _context(request, "review", Cart(request.session))
     response = render(request, "shop/checkout/review.html", context, status=429)
     response["Retry-After"] = str(error.retry_after)
     return response

@@ -243,11 +243,17 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")
 CUSTOMER_EMAIL_CLAIM_SECONDS = env.int("CUSTOMER_EMAIL_CLAIM_SECONDS", default=60)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# Cache: the card-testing limits' counters. Local memory (one process) by default;
-# in production CACHE_URL=redis://host:6379/0 so every web process shares them.
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
-
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Cache and sessions: no session row is read or written per request. With
+# CACHE_URL (redis://host:6379/0, shared by every web process and worker) the
+# sessions live in that cache; without it, in signed cookies (the cart and the
+# checkout's progress are small), so development and several local processes
+# need nothing.
+if env.str("CACHE_URL", default=""):
+    CACHES = {"default": env.cache_url("CACHE_URL")}
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True

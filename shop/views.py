@@ -1,6 +1,7 @@
 """Storefront: catalogue and cart."""
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,6 +12,9 @@ from shop.cart import MAX_QUANTITY_PER_LINE, Cart, CartError
 from shop.forms import AddToCartForm, CartQuantityForm
 from shop.models import Product, ProductVariant
 
+# Products per page of the collection: a page's cost does not grow with the catalogue.
+PRODUCTS_PER_PAGE = 24
+
 
 def _products_with_variants():
     return Product.objects.filter(is_active=True).prefetch_related(
@@ -20,7 +24,12 @@ def _products_with_variants():
 
 @require_GET
 def product_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "shop/product_list.html", {"products": _products_with_variants()})
+    """The collection, a page at a time (a bad page number shows the nearest page)."""
+    paginator = Paginator(
+        _products_with_variants().order_by("position", "name", "pk"), PRODUCTS_PER_PAGE
+    )
+    page = paginator.get_page(request.GET.get("page"))
+    return render(request, "shop/product_list.html", {"products": page.object_list, "page": page})
 
 
 def _product_context(product: Product, form: AddToCartForm) -> dict:

@@ -93,6 +93,18 @@ def payment_create_for_order(
         )
 
 
+@dataclass(frozen=True)
+class AuthorizationAttempt:
+    """An authorization written to the ledger as attempted: what to send, with which key.
+
+    ``request`` is ``None`` when there is nothing to send (the payment is no
+    longer pending, or waits for 3-D Secure): ``payment`` says where it stands.
+    """
+
+    payment: Payment
+    request: AuthorizeRequest | None
+
+
 def payment_authorize(*, payment_id: int, return_url: str = "") -> Payment:
     """Ask the provider to hold the payment's amount; confirm the order or fail it.
 
@@ -105,17 +117,32 @@ def payment_authorize(*, payment_id: int, return_url: str = "") -> Payment:
     its stock; either way ``PaymentDeclined`` is raised for the view to
     explain. A new authorization for an order whose hold expired takes over
     the captures the expired one could not make.
+
+    The two halves, ``payment_authorize_attempt`` then ``payment_authorize_send``,
+    let the checkout write the attempt in the transaction that places the order.
+    """
+    attempt = payment_authorize_attempt(payment_id=payment_id, return_url=return_url)
+    if attempt.request is None:
+        return attempt.payment
+    return payment_authorize_send(attempt=attempt)
+
+
+def payment_authorize_attempt(*, payment_id: int, return_url: str = "") -> AuthorizationAttempt:
+    """Under the payment's lock, write the ``attempted`` entry; return the request to send.
+
+    Joins the caller's transaction when there is one: the checkout places the
+    order, creates the payment and records this attempt in a single commit.
+    The caller then commits, and only then calls ``payment_authorize_send``,
+    with no lock held and outside any transaction.
     """
     key = keys.authorize(payment_id)
     with transaction.atomic():
         payment = engine.lock_payment(payment_id)
         if payment.status != PaymentStatus.PENDING or payment.action_url:
-            return payment
+            return AuthorizationAttempt(payment=payment, request=None)
         if return_url and not payment.return_url:
             payment.return_url = return_url
             payment.save(update_fields=["return_url"])
-        # Every retry sends the same parameters (a provider refuses a key reused otherwise).
-        return_url = payment.return_url
         ledger.record(
             payment,
             operation=LedgerOperation.AUTHORIZE,
@@ -124,6 +151,7 @@ def payment_authorize(*, payment_id: int, return_url: str = "") -> Payment:
             idempotency_key=key,
         )
         order_number = payment.order.number
+    # Every retry sends the same parameters (a provider refuses a key reused otherwise).
     request = AuthorizeRequest(
         amount=payment.amount,
         currency=payment.currency,
@@ -131,8 +159,20 @@ def payment_authorize(*, payment_id: int, return_url: str = "") -> Payment:
         order_reference=order_number,
         idempotency_key=key,
         method=payment.method,
-        return_url=return_url,
+        return_url=payment.return_url,
     )
+    return AuthorizationAttempt(payment=payment, request=request)
+
+
+def payment_authorize_send(*, attempt: AuthorizationAttempt) -> Payment:
+    """Send an attempted authorization (no lock held) and write its outcome.
+
+    Raises as ``payment_authorize``.
+    """
+    payment, request = attempt.payment, attempt.request
+    if request is None:
+        return payment
+    payment_id, key = payment.pk, request.idempotency_key
     provider = get_provider(payment.provider)
 
     def authorize() -> AuthorizeResult:
@@ -141,7 +181,7 @@ def payment_authorize(*, payment_id: int, return_url: str = "") -> Payment:
             payment=payment,
             operation=LedgerOperation.AUTHORIZE,
             key=key,
-            order_number=order_number,
+            order_number=request.order_reference,
         )
 
     try:

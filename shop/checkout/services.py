@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from django.db import transaction
+
 from orders.models import PLACED_STATUSES, Order, OrderStatus
 from orders.services import CustomerDetails, order_place
 from payments.exceptions import PaymentDeclined
@@ -18,7 +20,8 @@ from payments.providers.base import CardDetails
 from payments.selectors import payment_latest_for_order
 from payments.services import (
     payment_abandon_authorization,
-    payment_authorize,
+    payment_authorize_attempt,
+    payment_authorize_send,
     payment_card_session_check,
     payment_complete_authentication,
     payment_create_for_order,
@@ -79,36 +82,43 @@ def checkout_place_order(
     if identity is not None:
         limits_check(identity)
     payment_card_session_check(reference=str(checkout_token), payment_token=payment.payment_token)
-    order = order_place(
-        checkout_token=checkout_token,
-        quantities=quantities,
-        customer=customer,
-        shipping_method=shipping_method,
-        language=language,
-    )
-    if order.status == OrderStatus.PENDING_PAYMENT:
+    # One commit for the order, its stock, its payment and the authorization's
+    # "attempted" entry; the provider is called after it, outside any transaction.
+    with transaction.atomic():
+        order = order_place(
+            checkout_token=checkout_token,
+            quantities=quantities,
+            customer=customer,
+            shipping_method=shipping_method,
+            language=language,
+        )
+        if order.status != OrderStatus.PENDING_PAYMENT:
+            return CheckoutOutcome(order=order)
         pending = payment_latest_for_order(order_id=order.pk)
-        if (
+        replaced = (
             pending is not None
             and pending.status == PaymentStatus.PENDING
             and (pending.payment_token, pending.method) != (payment.payment_token, payment.method)
-        ):
-            payment_abandon_authorization(payment_id=pending.pk)
-            raise PaymentChoiceChanged(order.number)
-        created = payment_create_for_order(
-            order_id=order.pk,
-            method=payment.method,
-            payment_token=payment.payment_token,
-            card=payment.card,
         )
-        try:
-            authorized = payment_authorize(payment_id=created.pk, return_url=return_url)
-        except PaymentDeclined:
-            limits_record_decline()
-            raise
-        if authorized.action_url:
-            return CheckoutOutcome(order=order, action_url=authorized.action_url)
-        order.refresh_from_db(fields=["status"])
+        if not replaced:
+            created = payment_create_for_order(
+                order_id=order.pk,
+                method=payment.method,
+                payment_token=payment.payment_token,
+                card=payment.card,
+            )
+            attempt = payment_authorize_attempt(payment_id=created.pk, return_url=return_url)
+    if replaced:  # never resume another card's authorization: end it (no lock held)
+        payment_abandon_authorization(payment_id=pending.pk)
+        raise PaymentChoiceChanged(order.number)
+    try:
+        authorized = payment_authorize_send(attempt=attempt)
+    except PaymentDeclined:
+        limits_record_decline()
+        raise
+    if authorized.action_url:
+        return CheckoutOutcome(order=order, action_url=authorized.action_url)
+    order.refresh_from_db(fields=["status"])
     return CheckoutOutcome(order=order)
 
 

@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 
 from shop.money import format_money
+from shop.views import PRODUCTS_PER_PAGE
 from tests.factories import ProductFactory, ProductVariantFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +42,7 @@ def test_the_collection_has_a_fixed_number_of_queries(client, django_assert_num_
     for _ in range(2):
         ProductVariantFactory()
     client.get("/")
-    with django_assert_num_queries(2) as two_products:  # products, their variants
+    with django_assert_num_queries(3) as two_products:  # count, products, their variants
         client.get("/")
     for _ in range(5):
         ProductVariantFactory()
@@ -170,7 +171,7 @@ def test_the_cart_shows_a_size_that_ran_out_after_it_was_added(client, dress, en
 def test_the_cart_page_has_a_fixed_number_of_queries(client, django_assert_num_queries):
     for _ in range(3):
         add(client, ProductVariantFactory(), 1)
-    with django_assert_num_queries(2):  # session, cart variants with products
+    with django_assert_num_queries(1):  # cart variants with products (the session is a cookie)
         client.get(reverse("shop:cart"))
 
 
@@ -189,3 +190,15 @@ def test_get_is_not_allowed_on_cart_changes(client):
 )
 def test_money_is_formatted_per_language(amount, language, expected):
     assert format_money(amount, "EUR", language) == expected
+
+
+def test_the_collection_is_shown_a_page_at_a_time(client):
+    products = [ProductVariantFactory().product for _ in range(PRODUCTS_PER_PAGE + 2)]
+    first = client.get("/").content.decode()
+    assert products[0].name in first and products[-1].name not in first
+    assert 'rel="next"' in first
+    second = client.get("/?page=2").content.decode()
+    assert products[-1].name in second and products[0].name not in second
+    # A bad page number shows a page, never an error.
+    assert client.get("/?page=nope").status_code == 200
+    assert products[-1].name in client.get("/?page=999").content.decode()

@@ -1,0 +1,160 @@
+"""SQL statements per page, with small and large data: every count is the same for both.
+
+Small: 12 products and 10 orders; large: 200 products and 1,000 orders. Each
+shopper page, each checkout step (GET and POST), the order's confirmation
+page, the admin's order list and order page and the shipping-run
+confirmation are counted, and compared with ``EXPECTED``: a page whose cost
+grows with the catalogue or the order book fails here, and so does any new
+statement (update ``EXPECTED`` on purpose, never by habit).
+"""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from orders.bulk_shipping import shipping_run_start
+from orders.models import Order
+from shop.models import Product, ProductVariant
+from tests.factories.orders import bulk_orders
+from tests.helpers import APPROVED_VISA
+
+pytestmark = pytest.mark.django_db
+
+SIZES = {"small": (12, 10), "large": (200, 1000)}
+
+# Savepoints are not counted (they are not statements the database plans or writes).
+EXPECTED = {
+    "product list": 3,
+    "product list, page 2": 3,
+    "product page": 2,
+    "add to cart": 2,
+    "cart": 1,
+    "legal page": 0,
+    "details": 1,
+    "details sent": 0,
+    "delivery": 1,
+    "delivery sent": 0,
+    "payment": 1,
+    "payment sent": 2,
+    "back from the card page": 1,
+    "review": 1,
+    "place order": 28,
+    "confirmation": 4,
+    "admin order list": 8,
+    "admin order page": 11,
+    "admin shipping-run confirmation": 5,
+}
+
+DETAILS = {
+    "email": "claire@example.com",
+    "full_name": "Claire Dubois",
+    "address_line1": "12 rue des Lilas",
+    "postal_code": "75011",
+    "city": "Paris",
+    "country": "FR",
+}
+
+
+def catalogue(n: int) -> list[Product]:
+    products = Product.objects.bulk_create(
+        Product(name=f"Robe {i:03}", slug=f"robe-{i}", price_amount=5000 + i, position=i)
+        for i in range(n)
+    )
+    ProductVariant.objects.bulk_create(
+        ProductVariant(product=p, size=size, sku=f"SKU-{p.pk}-{size}", stock=50, position=k)
+        for p in products
+        for k, size in enumerate(["S", "M", "L", "XL"])
+    )
+    return products
+
+
+class Counter:
+    def __init__(self, client) -> None:
+        self.client = client
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, name: str, method: str, url: str, data=None, status=None):
+        with CaptureQueriesContext(connection) as queries:
+            response = getattr(self.client, method)(url, data or {})
+        statements = [q for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+        self.counts[name] = len(statements)
+        if status is not None:
+            assert response.status_code == status, (name, response.status_code)
+        return response
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_page_has_a_fixed_number_of_queries(client, size):
+    n_products, n_orders = SIZES[size]
+    products = catalogue(n_products)
+    bulk_orders(n_orders)
+    count = Counter(client)
+    first, second = products[0], products[-1]
+
+    count("product list", "get", "/", status=200)
+    count("product list, page 2", "get", "/?page=2", status=200)
+    count("product page", "get", first.get_absolute_url(), status=200)
+    for product in (first, second):
+        variant = product.variants.first()
+        count(
+            "add to cart",
+            "post",
+            reverse("shop:cart_add", kwargs={"slug": product.slug}),
+            {"variant": variant.pk, "quantity": 1},
+            status=302,
+        )
+    count("cart", "get", reverse("shop:cart"), status=200)
+    count("legal page", "get", reverse("shop:legal_terms"), status=200)
+    count("details", "get", reverse("shop:checkout_details"), status=200)
+    count("details sent", "post", reverse("shop:checkout_details"), DETAILS, status=302)
+    count("delivery", "get", reverse("shop:checkout_shipping"), status=200)
+    count(
+        "delivery sent",
+        "post",
+        reverse("shop:checkout_shipping"),
+        {"shipping_method": "standard"},
+        status=302,
+    )
+    count("payment", "get", reverse("shop:checkout_payment"), status=200)
+    card_page = count("payment sent", "post", reverse("shop:checkout_payment"), status=302).url
+    back = client.post(
+        card_page, {"number": APPROVED_VISA, "expiry": "12/34", "security_code": "123"}
+    ).url
+    count("back from the card page", "get", back, status=302)
+    review = count("review", "get", reverse("shop:checkout_review"), status=200)
+    token = re.search(r'name="checkout_token" value="([^"]+)"', review.content.decode())[1]
+    placed = count(
+        "place order", "post", reverse("shop:checkout_review"), {"checkout_token": token}
+    )
+    assert placed.status_code == 302 and "/orders/" in placed.url, placed.url
+    count("confirmation", "get", placed.url, status=200)
+
+    staff = get_user_model().objects.create_superuser("staff", "staff@example.com", "pw")
+    client.force_login(staff)
+    order = Order.objects.latest("pk")
+    # Content types are cached once per process: warm them, so the order of tests is moot.
+    client.get(reverse("admin:orders_order_changelist"))
+    client.get(reverse("admin:orders_order_change", args=[order.pk]))
+    count("admin order list", "get", reverse("admin:orders_order_changelist"), status=200)
+    count(
+        "admin order page",
+        "get",
+        reverse("admin:orders_order_change", args=[order.pk]),
+        status=200,
+    )
+    run = shipping_run_start(
+        order_ids=list(Order.objects.values_list("pk", flat=True)), started_by=staff
+    )
+    confirmation = count(
+        "admin shipping-run confirmation",
+        "get",
+        reverse("admin:orders_shippingrun", args=[run.pk]),
+        status=200,
+    )
+    assert confirmation.context["summary"].selected == n_orders + 1
+
+    assert count.counts == EXPECTED
