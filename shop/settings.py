@@ -422,9 +422,6 @@ CHECKOUT_ATTEMPT_LIMITS = {
     name: tuple(int(part) for part in value.split("/"))
     for name, value in env.dict("CHECKOUT_ATTEMPT_LIMITS", default={}).items()
 }
-# How many reverse proxies in front of the app append to X-Forwarded-For (0: use
-# REMOTE_ADDR). The limits count by the address the outermost trusted proxy saw.
-NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 # A money operation with no news for this long is re-enqueued (its worker died).
 PAYMENTS_STALE_OPERATION_MINUTES = env.int("PAYMENTS_STALE_OPERATION_MINUTES", default=60)
 # Stock held by a payment waiting for the shopper (3-D Secure, PayPal, Alipay,

@@ -39,13 +39,13 @@ EXPECTED = {
     "delivery": 1,
     "delivery sent": 0,
     "payment": 1,
-    "payment sent": 2,
-    "back from the card page": 1,
+    "payment sent": 4,
+    "back from the card page": 5,
     "review": 1,
-    "place order": 28,
-    "confirmation": 4,
+    "place order": 34,
+    "confirmation": 5,
     "admin order list": 8,
-    "admin order page": 11,
+    "admin order page": 18,
     "admin shipping-run confirmation": 5,
 }
 

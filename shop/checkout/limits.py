@@ -20,6 +20,7 @@ shopper never meets them: one or two declines, then a good card, always pays.
 
 import hashlib
 import math
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,6 +35,9 @@ from django.utils.translation import ngettext
 
 from shop.checkout.state import CheckoutState
 from shop.models import BlockedCheckoutAttempt
+from shop.security import client_ip
+
+SESSION_ID_KEY = "checkout_attempts_id"
 
 # Counted for every attempt; "declines" counts the shop's declines, all shoppers together.
 PER_ATTEMPT = ("session", "ip", "email", "card")
@@ -156,26 +160,15 @@ def _record_blocked(identity: AttemptIdentity, limit: str) -> None:
     BlockedCheckoutAttempt.objects.filter(last_at__lt=cutoff).delete()
 
 
-def client_ip(meta: dict) -> str:
-    """The shopper's address: ``REMOTE_ADDR``, or, behind ``NUM_PROXIES`` trusted proxies,
-    the address the outermost of them saw (from ``X-Forwarded-For``)."""
-    proxies = settings.NUM_PROXIES
-    if proxies:
-        forwarded = [part.strip() for part in meta.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [part for part in forwarded if part]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies][:45]
-    return str(meta.get("REMOTE_ADDR", ""))[:45]
-
-
 def attempt_identity(request: HttpRequest, state: CheckoutState) -> AttemptIdentity:
     """What the limits count this checkout's attempt by."""
     card = state.payment or {}
-    if request.session.session_key is None:
-        request.session.save()
+    # A random id kept in the session: the session key itself changes with every
+    # write when sessions are signed cookies.
+    session_id = request.session.setdefault(SESSION_ID_KEY, secrets.token_hex(16))
     return AttemptIdentity(
-        session_key=request.session.session_key or "",
-        ip_address=client_ip(request.META),
+        session_key=session_id,
+        ip_address=client_ip(request)[:45],
         email=(state.customer or {}).get("email", ""),
         card=(
             f"{card['brand']}:{card['last4']}:{card['exp_month']}/{card['exp_year']}"
