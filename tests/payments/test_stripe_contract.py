@@ -256,9 +256,12 @@ def test_the_fake_answers_only_with_documented_error_codes():
 
 def test_the_adapter_matches_only_documented_error_codes():
     """Anything else is a generic refusal (``ProviderRejected``), never matched on."""
+    import payments.providers.stripe.mapping as mapping_module
     import payments.providers.stripe.provider as provider_module
 
-    source = Path(provider_module.__file__).read_text()
+    source = "".join(
+        Path(module.__file__).read_text() for module in (provider_module, mapping_module)
+    )
     matched = set(re.findall(r'"([a-z_]+)" in \(code, decline\)', source))
     matched |= set(re.findall(r'code == "([a-z_]+)"', source))
     assert matched >= {"charge_expired_for_capture", "payment_intent_authentication_failure"}

@@ -11,7 +11,7 @@ from orders.models import Order
 from orders.services import order_cancel, order_ship
 from payments.methods import CARD_BRANDS, METHODS
 from payments.models import CustomerEmail
-from payments.providers.stripe.provider import BRANDS
+from payments.providers.stripe.mapping import BRANDS
 from tests.factories import ProductVariantFactory
 from tests.helpers import place_order
 from tests.shop.test_checkout import DETAILS, checkout_until_review, fill_cart

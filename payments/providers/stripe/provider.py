@@ -23,9 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from payments.exceptions import (
-    IdempotencyConflict,
     PaymentDeclined,
-    PaymentError,
     ProviderRejected,
     ProviderUnavailable,
 )
@@ -37,7 +35,6 @@ from payments.providers.base import (
     AuthorizeResult,
     CaptureRequest,
     CaptureResult,
-    CardDetails,
     CardSessionRequest,
     CardSessionResult,
     CompletedCardSession,
@@ -51,13 +48,19 @@ from payments.providers.base import (
     VoidResult,
 )
 from payments.providers.stripe import listing
+from payments.providers.stripe.mapping import (
+    BRANDS,
+    as_payment_error,
+    card_of,
+    decline_code,
+    field_of,
+    method_of,
+)
 
 # Signed parameters of the shop's own Stripe pages (payment form, next action).
 SESSION_SALT = "payments.stripe.session"
 ACTION_SALT = "payments.stripe.action"
 SESSION_MAX_AGE = 60 * 60
-# The card brands the boutique accepts, as Stripe names them.
-BRANDS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express"}
 # Our method -> the Stripe payment method type the Payment Element offers.
 PAYMENT_METHOD_TYPE = {
     "card": "card",
@@ -95,72 +98,6 @@ def capture_method_for(method: str) -> str:
     return "automatic" if METHODS[method].capture == "immediate" else "manual"
 
 
-def _decline_code(error: Any) -> str:
-    """Stripe's decline (``code`` and ``decline_code``) as the shop's failure codes."""
-    code = _field(error, "code", "")
-    decline = _field(error, "decline_code", "")
-    if "insufficient_funds" in (code, decline):
-        return "insufficient_funds"
-    if "incorrect_cvc" in (code, decline) or "invalid_cvc" in (code, decline):
-        return "incorrect_cvc"
-    if "expired_card" in (code, decline):
-        return "expired_card"
-    if code == "payment_intent_authentication_failure":
-        return "authentication_failed"
-    return "card_declined"
-
-
-def _as_payment_error(error: stripe.StripeError) -> PaymentError:
-    message = error.user_message or str(error)
-    code = getattr(error, "code", None) or ""
-    if isinstance(error, stripe.CardError):
-        return PaymentDeclined(message, code=_decline_code(error.error))
-    if isinstance(error, stripe.IdempotencyError):
-        return IdempotencyConflict(message)
-    if isinstance(error, stripe.APIConnectionError | stripe.RateLimitError):
-        return ProviderUnavailable(message)
-    if isinstance(error, stripe.APIError) or (error.http_status or 0) >= 500:
-        return ProviderUnavailable(message)
-    if code == "charge_expired_for_capture":
-        return ProviderRejected(message, code="authorization_expired")
-    if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
-        return ProviderRejected(message, code="stripe_configuration")
-    return ProviderRejected(message, code=code or "rejected")
-
-
-def _field(obj: Any, name: str, default: Any = None) -> Any:
-    """A field of a Stripe object (or plain dict), ``default`` when absent or null."""
-    if obj is None:
-        return default
-    try:
-        value = obj[name]
-    except (KeyError, TypeError):
-        return default
-    return default if value is None else value
-
-
-def _card_of(details: Any) -> CardDetails:
-    """The outline the shop keeps: brand, last four digits and expiry; no digits for others."""
-    card = _field(details, "card")
-    if card is None:
-        return CardDetails(brand="", last4="", exp_month=0, exp_year=0)
-    return CardDetails(
-        brand=BRANDS.get(_field(card, "brand", ""), str(_field(card, "brand", "")).title()),
-        last4=_field(card, "last4", ""),
-        exp_month=_field(card, "exp_month", 0),
-        exp_year=_field(card, "exp_year", 0),
-    )
-
-
-def _method_of(details: Any) -> str:
-    """Our method code for Stripe's payment method details (a wallet is a card in a wallet)."""
-    kind = _field(details, "type", "card")
-    if kind == "card":
-        wallet = _field(_field(_field(details, "card"), "wallet"), "type", "")
-        return wallet if wallet in ("apple_pay", "google_pay") else "card"
-    return kind
-
-
 def action_token(payment_intent_id: str, return_url: str) -> str:
     return signing.dumps({"pi": payment_intent_id, "return": return_url}, salt=ACTION_SALT)
 
@@ -185,7 +122,7 @@ class StripeProvider(PaymentProvider):
         try:
             return function(*args, **kwargs)
         except stripe.StripeError as error:
-            raise _as_payment_error(error) from error
+            raise as_payment_error(error) from error
 
     # The payment form ------------------------------------------------------
 
@@ -221,15 +158,15 @@ class StripeProvider(PaymentProvider):
         except stripe.InvalidRequestError:
             return None
         except stripe.StripeError as error:
-            raise _as_payment_error(error) from error
+            raise as_payment_error(error) from error
         preview = token.payment_method_preview
         if preview is None or token.payment_intent:
             return None  # incomplete, or already used for a payment
-        method = _method_of(preview)
+        method = method_of(preview)
         if method not in METHODS:
             raise PaymentDeclined("This payment method is not accepted.", code="card_declined")
-        card = _card_of(preview)
-        if _field(preview, "type") == "card" and card.brand not in BRANDS.values():
+        card = card_of(preview)
+        if field_of(preview, "type") == "card" and card.brand not in BRANDS.values():
             raise PaymentDeclined(
                 f"{card.brand} cards are not accepted.", code="brand_not_accepted"
             )
@@ -289,7 +226,7 @@ class StripeProvider(PaymentProvider):
     ) -> AuthorizeResult:
         status = intent.status
         if status == "requires_action":
-            redirect = _field(_field(intent.next_action, "redirect_to_url"), "return_url", "")
+            redirect = field_of(field_of(intent.next_action, "redirect_to_url"), "return_url", "")
             return AuthorizeResult(
                 provider_reference=intent.id,
                 authorized_amount=0,
@@ -303,28 +240,28 @@ class StripeProvider(PaymentProvider):
         if status == "processing":
             raise ProviderUnavailable("Stripe is still processing the payment.", code="processing")
         if status in ("requires_payment_method", "canceled", "requires_confirmation"):
-            error = _field(intent, "last_payment_error")
-            code = _decline_code(error) if error else "card_declined"
-            message = _field(error, "message", f"The payment intent is {status}.")
+            error = field_of(intent, "last_payment_error")
+            code = decline_code(error) if error else "card_declined"
+            message = field_of(error, "message", f"The payment intent is {status}.")
             raise PaymentDeclined(message, code=code)
-        charge = _field(intent, "latest_charge")
-        details = _field(charge, "payment_method_details")
-        method = _method_of(details) if details is not None else method or "card"
-        review = _field(intent, "review")
-        in_review = bool(_field(review, "open", False)) if not isinstance(review, str) else True
+        charge = field_of(intent, "latest_charge")
+        details = field_of(charge, "payment_method_details")
+        method = method_of(details) if details is not None else method or "card"
+        review = field_of(intent, "review")
+        in_review = bool(field_of(review, "open", False)) if not isinstance(review, str) else True
         if status == "succeeded":
             # Taken at once (Alipay): the authorization is the payment.
             return AuthorizeResult(
                 provider_reference=intent.id,
                 authorized_amount=intent.amount,
-                card=_card_of(details),
+                card=card_of(details),
                 expires_at=timezone.now(),
                 in_review=in_review,
                 captured_amount=intent.amount_received,
             )
         if status != "requires_capture":
             raise ProviderRejected(f"Unexpected PaymentIntent status {status!r}.")
-        capture_before = _field(_field(details, "card"), "capture_before")
+        capture_before = field_of(field_of(details, "card"), "capture_before")
         expires_at = (
             datetime.fromtimestamp(capture_before, tz=UTC)
             if capture_before
@@ -333,7 +270,7 @@ class StripeProvider(PaymentProvider):
         return AuthorizeResult(
             provider_reference=intent.id,
             authorized_amount=intent.amount_capturable,
-            card=_card_of(details),
+            card=card_of(details),
             expires_at=expires_at,
             in_review=in_review,
         )
@@ -341,9 +278,9 @@ class StripeProvider(PaymentProvider):
     def client_secret(self, provider_reference: str) -> tuple[str, str, str]:
         """For the shop's next-action page: the status, client secret and redirect URL."""
         intent = self._call(self.client.v1.payment_intents.retrieve, provider_reference)
-        action = _field(intent, "next_action")
+        action = field_of(intent, "next_action")
         # redirect_to_url, alipay_handle_redirect...: the page, for browsers without JavaScript.
-        redirect = _field(_field(action, _field(action, "type", "")), "url", "")
+        redirect = field_of(field_of(action, field_of(action, "type", "")), "url", "")
         return intent.status, intent.client_secret, redirect
 
     def retrieve_state(self, provider_reference: str) -> PaymentState:
@@ -358,33 +295,33 @@ class StripeProvider(PaymentProvider):
             "succeeded": "captured",
             "canceled": "cancelled",
         }.get(intent.status, "pending")
-        if intent.status == "requires_payment_method" and _field(intent, "last_payment_error"):
+        if intent.status == "requires_payment_method" and field_of(intent, "last_payment_error"):
             status = "failed"
-        reason = _field(intent, "cancellation_reason", "")
-        review = _field(intent, "review")
-        charge = _field(intent, "latest_charge")
+        reason = field_of(intent, "cancellation_reason", "")
+        review = field_of(intent, "review")
+        charge = field_of(intent, "latest_charge")
         return PaymentState(
             provider_reference=intent.id,
             status=status,
             captured_amount=intent.amount_received,
             capturable_amount=intent.amount_capturable,
             cancellation_reason="expired" if reason == "automatic" else reason,
-            review_open=bool(_field(review, "open", False)),
+            review_open=bool(field_of(review, "open", False)),
             review_closed_reason=(
                 ""
-                if review is None or _field(review, "open", False)
-                else _field(review, "closed_reason", "")
+                if review is None or field_of(review, "open", False)
+                else field_of(review, "closed_reason", "")
             ),
             refunds=tuple(
                 ProviderRefund(
                     provider_reference=refund.id,
                     amount=refund.amount,
-                    operation=_field(_field(refund, "metadata"), "operation", ""),
+                    operation=field_of(field_of(refund, "metadata"), "operation", ""),
                 )
                 for refund in refunds.data
                 if refund.status == "succeeded"  # one in progress has moved nothing yet
             ),
-            disputed=bool(_field(charge, "disputed", False)),
+            disputed=bool(field_of(charge, "disputed", False)),
         )
 
     # After the order -------------------------------------------------------
@@ -399,9 +336,9 @@ class StripeProvider(PaymentProvider):
         params: dict[str, Any] = {"amount_to_capture": request.amount, "expand": EXPAND}
         if not request.final:
             intent = self._retrieve(request.provider_reference)
-            charge = _field(intent, "latest_charge")
-            card = _field(_field(charge, "payment_method_details"), "card")
-            if _field(_field(card, "multicapture"), "status") == "available":
+            charge = field_of(intent, "latest_charge")
+            card = field_of(field_of(charge, "payment_method_details"), "card")
+            if field_of(field_of(card, "multicapture"), "status") == "available":
                 params["final_capture"] = False
             elif intent.amount_capturable != request.amount:
                 raise ProviderRejected(
@@ -420,11 +357,11 @@ class StripeProvider(PaymentProvider):
     def approve_review(self, request: ApproveReviewRequest) -> ApproveReviewResult:
         """Approve the Radar review; one already closed as approved counts as done."""
         intent = self._retrieve(request.provider_reference)
-        review = _field(intent, "review")
+        review = field_of(intent, "review")
         if review is None:
             return ApproveReviewResult(provider_reference=intent.id)
         review_id = review if isinstance(review, str) else review.id
-        if isinstance(review, str) or _field(review, "open", False):
+        if isinstance(review, str) or field_of(review, "open", False):
             try:
                 self.client.v1.reviews.approve(
                     review_id, options={"idempotency_key": request.idempotency_key}
@@ -432,12 +369,12 @@ class StripeProvider(PaymentProvider):
             except stripe.InvalidRequestError as error:
                 current = self._call(self.client.v1.reviews.retrieve, review_id)
                 if current.open or current.closed_reason != "approved":
-                    raise _as_payment_error(error) from error
+                    raise as_payment_error(error) from error
             except stripe.StripeError as error:
-                raise _as_payment_error(error) from error
-        elif _field(review, "closed_reason") != "approved":
+                raise as_payment_error(error) from error
+        elif field_of(review, "closed_reason") != "approved":
             raise ProviderRejected(
-                f"Stripe's review was closed as {_field(review, 'closed_reason')}.",
+                f"Stripe's review was closed as {field_of(review, 'closed_reason')}.",
                 code="review_closed",
             )
         return ApproveReviewResult(provider_reference=review_id)
@@ -461,12 +398,12 @@ class StripeProvider(PaymentProvider):
         except stripe.InvalidRequestError as error:
             intent = self._retrieve(request.provider_reference)
             if intent.status != "canceled":
-                raise _as_payment_error(error) from error
+                raise as_payment_error(error) from error
         except stripe.StripeError as error:
-            raise _as_payment_error(error) from error
+            raise as_payment_error(error) from error
         # Something was held only if a charge went through (not for one still
         # waiting for 3-D Secure).
-        held = _field(_field(intent, "latest_charge"), "status") == "succeeded"
+        held = field_of(field_of(intent, "latest_charge"), "status") == "succeeded"
         return VoidResult(
             provider_reference=intent.id,
             released_amount=intent.amount - intent.amount_received if held else 0,
@@ -495,7 +432,7 @@ class StripeProvider(PaymentProvider):
             refund = self._call(self.client.v1.refunds.retrieve, refund.id)
         if refund.status in ("failed", "canceled"):
             raise ProviderRejected(
-                f"Stripe could not refund: {_field(refund, 'failure_reason') or refund.status}.",
+                f"Stripe could not refund: {field_of(refund, 'failure_reason') or refund.status}.",
                 code="refund_failed",
             )
         if refund.status != "succeeded":
