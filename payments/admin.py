@@ -67,6 +67,14 @@ class PaymentLedgerEntryAdmin(AppendOnlyAdmin):
     def explanation(self, entry: PaymentLedgerEntry) -> str:
         return ledger_entry_text(error_code=entry.error_code, message=entry.message)
 
+    def get_fields(self, request, obj=None) -> list[str]:
+        """Every field, read-only; the provider's raw message (often English) in staff's words."""
+        names = [field.name for field in self.model._meta.fields if field.name != "message"]
+        return [*names, "explanation"]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return self.get_fields(request, obj)
+
 
 class UnsentFilter(admin.SimpleListFilter):
     title = gettext_lazy("not sent")

@@ -179,3 +179,25 @@ def test_the_french_admin_shows_no_english_on_the_order_and_payment_pages(as_rol
     ]:
         assert english not in order_page, english
     assert "Card display" not in payments_list and "carte" in payments_list.lower()
+
+
+def test_the_french_ledger_entry_page_explains_the_failure_in_french(as_role, shipped_order):
+    payment = Payment.objects.get(order=shipped_order)
+    entry = ledger.record(
+        payment,
+        operation=LedgerOperation.REFUND,
+        event="failed",
+        amount=100,
+        idempotency_key="refund-y",
+        error_code="card_declined",
+        message="Your card was declined.",
+    )
+    page = as_role("superuser").get(
+        reverse("admin:payments_paymentledgerentry_change", args=[entry.pk]),
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "La banque a refusé la carte." in text
+    assert "Your card was declined" not in text
