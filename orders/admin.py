@@ -3,6 +3,7 @@ from collections.abc import Callable, Sequence
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import ActionLocation, InlineModelAdmin
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import Coalesce
@@ -265,7 +266,8 @@ class OrderAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})
-        order = Order.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        # The admin's own lookup: an id that is no number (NUL, "²") finds nothing.
+        order = self.get_object(request, unquote(object_id))
         if order is not None:
             events = order_timeline(order)
             for extension in _EXTENSIONS:

@@ -104,7 +104,7 @@ def email_shipped_paid(shipment_id: int) -> str:
 def shipment_id_of_shipped_paid(key: str) -> int | None:
     """The parcel a shipped-and-paid e-mail's key names; ``None`` for any other key."""
     rest = key.removeprefix(SHIPPED_PAID_PREFIX)
-    return int(rest) if rest != key and rest.isdigit() else None
+    return int(rest) if rest != key and rest.isascii() and rest.isdigit() else None
 
 
 def email_resend(key: str, request_token: str) -> str:

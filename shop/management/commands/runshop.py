@@ -30,7 +30,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, host: str, port: str, noreload: bool, **options) -> None:
-        if not port.isdigit() or not 0 < int(port) < 65536:
+        if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
             raise CommandError(f"PORT must be a number between 1 and 65535, not {port!r}.")
         manage = [sys.executable, "manage.py"]
         server_args = [*manage, "runserver", f"{host}:{port}"]
