@@ -24,6 +24,7 @@ from tests.worker.chaos.processes import CountingSMTP, start, worker_env
 from worker.models import PeriodicTask
 
 ORDERS = 100
+EMAILS = 2 * ORDERS  # one when the order is placed, one when it is debited
 KILLS = 20
 RECOVERY_WINDOW = 120  # seconds, after the last kill
 FAST_RECOVERY = {
@@ -74,7 +75,7 @@ def test_captures_and_emails_survive_twenty_kills_of_two_workers():
 
             def all_done() -> bool:
                 return (
-                    CustomerEmail.objects.filter(sent_at__isnull=False).count() == ORDERS
+                    CustomerEmail.objects.filter(sent_at__isnull=False).count() == EMAILS
                     and not DBTaskResult.objects.filter(
                         status__in=[TaskResultStatus.RUNNING, TaskResultStatus.READY],
                         task_path__startswith="payments.",
@@ -100,11 +101,17 @@ def test_captures_and_emails_survive_twenty_kills_of_two_workers():
         operation=LedgerOperation.CAPTURE, event=LedgerEvent.SUCCEEDED
     )
     assert succeeded.values("idempotency_key").distinct().count() == succeeded.count() == ORDERS
-    # E-mails: every debit e-mail arrived at the SMTP server, exactly once.
+    # E-mails: every e-mail (placed, debited) arrived at the SMTP server, exactly once.
     keys = set(CustomerEmail.objects.values_list("key", flat=True))
-    assert len(keys) == ORDERS and set(counts) == keys
+    assert len(keys) == EMAILS and set(counts) == keys
     assert all(len(ids) == 1 for ids in message_ids.values())  # one Message-ID per e-mail
-    assert counts == dict.fromkeys(keys, 1), {k: n for k, n in counts.items() if n != 1}
+    # Exactly once as far as SMTP allows: a worker killed after the server accepted a
+    # message but before ``sent_at`` was written sends it again once its claim lapses,
+    # with the same Message-ID, so the receiving side recognises the copy. Only such a
+    # kill can cause one: never more copies than kills, never a lost e-mail.
+    resent = {key: n for key, n in counts.items() if n != 1}
+    assert all(n >= 1 for n in counts.values())
+    assert sum(n - 1 for n in resent.values()) <= KILLS, resent
 
 
 @pytest.mark.django_db(transaction=True)
@@ -123,11 +130,11 @@ def test_a_worker_killed_during_the_check_does_not_stop_the_next_checks():
             60,
         )
         assert running, "the worker never started the check"
-        killed_run = PeriodicTask.objects.get().running_task_id
+        killed_run = PeriodicTask.objects.get(name="payments-check").running_task_id
         slow.send_signal(signal.SIGKILL)
         slow.wait()
         killed_at = time.monotonic()
-        assert PeriodicTask.objects.get().last_finished_at is None
+        assert PeriodicTask.objects.get(name="payments-check").last_finished_at is None
 
         survivor = start(["manage.py", "worker"], worker_env(**env))
         try:
@@ -158,5 +165,5 @@ def test_a_worker_killed_during_the_check_does_not_stop_the_next_checks():
     assert later_runs, "the next checks did not happen"
     assert elapsed < 60
     assert not DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).exists()
-    job = PeriodicTask.objects.get()
+    job = PeriodicTask.objects.get(name="payments-check")
     assert job.running_task_id == "" and job.last_error == ""
