@@ -4,7 +4,7 @@ from collections.abc import Callable, Sequence
 from django.contrib import admin, messages
 from django.contrib.admin.options import ActionLocation, InlineModelAdmin
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -266,8 +266,11 @@ class OrderAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})
-        # The admin's own lookup: an id that is no number (NUL, "²") finds nothing.
-        order = self.get_object(request, unquote(object_id))
+        try:  # an id that is no number (NUL, "²") finds nothing, as in the admin's own lookup
+            order_id = Order._meta.pk.to_python(unquote(object_id))
+        except ValidationError:
+            order_id = None
+        order = Order.objects.filter(pk=order_id).first() if order_id is not None else None
         if order is not None:
             events = order_timeline(order)
             for extension in _EXTENSIONS:
