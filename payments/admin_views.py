@@ -92,30 +92,44 @@ def refund_view(model_admin, request: HttpRequest, order_id: int) -> HttpRespons
     return TemplateResponse(request, "admin/payments/refund.html", context)
 
 
-def approve_review_view(model_admin, request: HttpRequest, order_id: int) -> HttpResponse:
-    """Confirm, then send the approval of the fraud review to the payment service."""
-    if not can_review(request.user):
+def _confirmed_action(
+    model_admin, request: HttpRequest, order_id: int, *, allowed, act, title: str, template: str
+) -> HttpResponse:
+    """A staff action with a confirmation page: GET asks, POST does ``act`` and goes back."""
+    if not allowed(request.user):
         raise PermissionDenied
     order = get_object_or_404(Order, pk=order_id)
     if request.method == "POST":
-        approve_review_of(model_admin, request, order)
+        act(model_admin, request, order)
         return _order_page(order)
-    title = _("Approve the payment of order %(number)s") % {"number": order.number}
-    context = _context(model_admin, request, order, title)
-    return TemplateResponse(request, "admin/payments/approve_review.html", context)
+    context = _context(model_admin, request, order, title % {"number": order.number})
+    return TemplateResponse(request, template, context)
+
+
+def approve_review_view(model_admin, request: HttpRequest, order_id: int) -> HttpResponse:
+    """Confirm, then send the approval of the fraud review to the payment service."""
+    return _confirmed_action(
+        model_admin,
+        request,
+        order_id,
+        allowed=can_review,
+        act=approve_review_of,
+        title=_("Approve the payment of order %(number)s"),
+        template="admin/payments/approve_review.html",
+    )
 
 
 def retry_captures_view(model_admin, request: HttpRequest, order_id: int) -> HttpResponse:
     """Confirm, then queue again the captures of the order that failed for good."""
-    if not can_retry_capture(request.user):
-        raise PermissionDenied
-    order = get_object_or_404(Order, pk=order_id)
-    if request.method == "POST":
-        retry_captures_of(model_admin, request, order)
-        return _order_page(order)
-    title = _("Retry the failed captures of order %(number)s") % {"number": order.number}
-    context = _context(model_admin, request, order, title)
-    return TemplateResponse(request, "admin/payments/retry_captures.html", context)
+    return _confirmed_action(
+        model_admin,
+        request,
+        order_id,
+        allowed=can_retry_capture,
+        act=retry_captures_of,
+        title=_("Retry the failed captures of order %(number)s"),
+        template="admin/payments/retry_captures.html",
+    )
 
 
 class ResendForm(forms.Form):
