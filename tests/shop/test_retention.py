@@ -306,3 +306,11 @@ def test_a_bad_retention_setting_is_refused_at_startup(value):
     result = manage("check", DECLINED_ORDER_RETENTION_DAYS=value)
     assert result.returncode != 0
     assert "DECLINED_ORDER_RETENTION_DAYS must be a whole number of days" in result.stderr
+
+
+def test_the_privacy_page_says_how_long_declined_orders_are_kept(client, settings):
+    settings.DECLINED_ORDER_RETENTION_DAYS = 45
+    page = client.get("/legal/privacy/").content.decode()
+    assert "au bout de 45 jours" in page
+    page = client.get("/en/legal/privacy/").content.decode()
+    assert "deleted after 45 days" in page
