@@ -20,8 +20,8 @@ Anything that ever held or moved money (authorized then voided, captured,
 held for review, expired) is never purged. The purge goes in batches of
 ``batch_size`` orders, one transaction each: the orders are locked with
 SKIP LOCKED (a row someone is working on waits for the next run), their
-payments after them (the engine's lock order), the rule is checked again
-under those locks, then the e-mails, ledger entries
+payments after them the same way (the engine's lock order), the rule is
+checked again under those locks, then the e-mails, ledger entries
 (``PaymentLedgerEntry.objects.retention_delete``, the ledger's one way out),
 card sessions and payments go, and the orders side deletes the orders and
 their lines. Running it twice, or two at once, purges each order once.
@@ -179,17 +179,24 @@ def payment_purge_declined_orders(
             if not candidates:
                 break
             last_pk = candidates[-1]
-            # The engine's lock order: the orders, then their payments by primary key.
-            list(
-                Payment.objects.select_for_update()
+            # The engine's lock order: the orders, then their payments by primary key;
+            # an order with a payment someone else holds waits for the next run.
+            locked = set(
+                Payment.objects.select_for_update(skip_locked=True)
                 .filter(order_id__in=candidates)
                 .order_by("pk")
                 .values_list("pk", flat=True)
+            )
+            busy = (
+                Payment.objects.filter(order_id__in=candidates)
+                .exclude(pk__in=sorted(locked))
+                .values_list("order_id", flat=True)
             )
             # Checked again under the locks: anything that changed meanwhile stays.
             order_ids = list(
                 _purgeable(cutoff, open_events)
                 .filter(pk__in=candidates)
+                .exclude(pk__in=list(busy))
                 .order_by("pk")
                 .values_list("pk", flat=True)
             )

@@ -33,14 +33,20 @@ def old_declines(count: int) -> list[int]:
     return ids
 
 
-def test_an_order_locked_elsewhere_is_skipped_not_waited_for():
+@pytest.mark.parametrize("held", ["order", "payment"])
+def test_an_order_locked_elsewhere_is_skipped_not_waited_for(held):
     ids = old_declines(6)
     locked, release = threading.Event(), threading.Event()
+    row = (
+        Order.objects.filter(pk=ids[2])
+        if held == "order"
+        else Payment.objects.filter(order_id=ids[2])
+    )
 
     def hold_lock() -> None:
         try:
             with transaction.atomic():
-                Order.objects.select_for_update().get(pk=ids[2])
+                row.select_for_update().get()
                 locked.set()
                 release.wait(30)
         finally:
