@@ -223,12 +223,38 @@ class AppendOnlyError(Exception):
     """A ledger entry was about to be changed or deleted; entries are only ever added."""
 
 
+def ledger_q_money_held() -> models.Q:
+    """Entries showing money held or moved, or maybe: any success but a void of 0 (an
+    abandoned authentication cancelled), any operation but authorize and void, a failed void."""
+    return (
+        (
+            models.Q(event=LedgerEvent.SUCCEEDED)
+            & (~models.Q(operation=LedgerOperation.VOID) | models.Q(amount__gt=0))
+        )
+        | ~models.Q(operation__in=[LedgerOperation.AUTHORIZE, LedgerOperation.VOID])
+        | models.Q(operation=LedgerOperation.VOID, event=LedgerEvent.FAILED)
+    )
+
+
 class LedgerEntryQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise AppendOnlyError("Ledger entries cannot be updated.")
 
     def delete(self):
         raise AppendOnlyError("Ledger entries cannot be deleted.")
+
+    def retention_delete(self) -> int:
+        """The ledger's one way out, for ``payments.operations.retention`` only (a test
+        checks): refuses, deleting nothing, if an entry shows money or its payment did not fail."""
+        if (
+            self.filter(ledger_q_money_held()).exists()
+            or self.exclude(payment__status=PaymentStatus.FAILED).exists()
+        ):
+            raise AppendOnlyError(
+                "Only the entries of declined payments that never held money can be purged."
+            )
+        deleted, _by_model = models.QuerySet.delete(self)
+        return deleted
 
 
 class PaymentLedgerEntry(models.Model):

@@ -30,6 +30,7 @@ from payments.operations.card_sessions import (
     payment_card_session_read,
     payment_card_session_start,
     payment_card_session_transfer,
+    payment_card_sessions_purge_expired,
 )
 from payments.operations.engine import (
     UNKNOWN_OUTCOMES,
@@ -46,6 +47,7 @@ from payments.operations.provider_events import (
 from payments.operations.reconciliation import payment_reconcile
 from payments.operations.recovery import WatchReport, payment_watch_authorizations
 from payments.operations.refund import payment_refund, payment_request_refund
+from payments.operations.retention import PurgeCounts, payment_purge_declined_orders
 from payments.operations.review import payment_approve_review, payment_request_review_approval
 from payments.operations.void import payment_request_void, payment_void
 
@@ -53,6 +55,7 @@ __all__ = [
     "UNKNOWN_OUTCOMES",
     "AuthorizationAttempt",
     "OperationOutcome",
+    "PurgeCounts",
     "Reauthorization",
     "WatchReport",
     "capture_key_for_shipment",
@@ -66,12 +69,14 @@ __all__ = [
     "payment_card_session_read",
     "payment_card_session_start",
     "payment_card_session_transfer",
+    "payment_card_sessions_purge_expired",
     "payment_complete_authentication",
     "payment_create_for_order",
     "payment_event_process",
     "payment_event_record",
     "payment_operation_run",
     "payment_outstanding_amount",
+    "payment_purge_declined_orders",
     "payment_qs_select_for_update",
     "payment_reauthorization",
     "payment_reauthorize",

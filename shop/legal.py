@@ -56,6 +56,7 @@ def legal_page(request: HttpRequest, page: str) -> HttpResponse:
             "page": spec,
             "company": settings.SHOP_COMPANY,
             "withdrawal_days": WITHDRAWAL_DAYS,
+            "declined_order_days": settings.DECLINED_ORDER_RETENTION_DAYS,
             "legal_pages": LEGAL_PAGES.values(),
         },
     )

@@ -70,10 +70,9 @@ class BlockedCheckoutAttempt(models.Model):
 
     Written when the checkout refuses an attempt (``shop.checkout.limits``);
     staff read them in the admin. A row counts its attempts instead of adding
-    rows, and rows are purged after ``RETENTION_DAYS``.
+    rows, and rows last blocked more than ``DECLINED_ORDER_RETENTION_DAYS``
+    ago are purged (``shop.checkout.limits.limits_purge_blocked``).
     """
-
-    RETENTION_DAYS = 30
 
     ip_address = models.CharField(_("IP address"), max_length=45, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)

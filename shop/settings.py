@@ -429,6 +429,20 @@ PAYMENTS_STALE_OPERATION_MINUTES = env.int("PAYMENTS_STALE_OPERATION_MINUTES", d
 PAYMENTS_PENDING_HOLD_MINUTES = env.int("PAYMENTS_PENDING_HOLD_MINUTES", default=15)
 # The payments check runs this often wherever a worker runs (worker.periodic).
 PAYMENTS_CHECK_INTERVAL_SECONDS = env.int("PAYMENTS_CHECK_INTERVAL_SECONDS", default=60)
+# Declined checkouts (an order whose authorization was declined or abandoned, with no
+# money ever held) and blocked-attempt records are purged after this many days
+# (shop/retention.py, the periodic job "retention-daily", manage.py purge_declined).
+DECLINED_ORDER_RETENTION_DAYS = env.str("DECLINED_ORDER_RETENTION_DAYS", default="30").strip()
+if not (
+    DECLINED_ORDER_RETENTION_DAYS.isascii()
+    and DECLINED_ORDER_RETENTION_DAYS.isdigit()
+    and 1 <= int(DECLINED_ORDER_RETENTION_DAYS) <= 3650
+):
+    raise ImproperlyConfigured(
+        "DECLINED_ORDER_RETENTION_DAYS must be a whole number of days from 1 to 3650, "
+        f"not {DECLINED_ORDER_RETENTION_DAYS!r}."
+    )
+DECLINED_ORDER_RETENTION_DAYS = int(DECLINED_ORDER_RETENTION_DAYS)
 TASK_PERIODIC = {
     "payments-check": {
         "call": "payments.operations.recovery.payment_watch_run",
@@ -437,6 +451,11 @@ TASK_PERIODIC = {
     # Yesterday's ledger compared with the provider's records (issue 14).
     "reconciliation-daily": {
         "call": "payments.operations.reconciliation.reconciliation_daily_run",
+        "every": 24 * 60 * 60,
+    },
+    # Declined checkouts older than DECLINED_ORDER_RETENTION_DAYS are purged.
+    "retention-daily": {
+        "call": "shop.retention.retention_purge_run",
         "every": 24 * 60 * 60,
     },
 }

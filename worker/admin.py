@@ -24,4 +24,11 @@ class WorkerProcessAdmin(ReadOnlyAdmin):
 
 @admin.register(PeriodicTask)
 class PeriodicTaskAdmin(ReadOnlyAdmin):
-    list_display = ["name", "last_started_at", "last_finished_at", "next_run_at", "last_error"]
+    list_display = [
+        "name",
+        "last_started_at",
+        "last_finished_at",
+        "next_run_at",
+        "last_result",
+        "last_error",
+    ]

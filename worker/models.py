@@ -44,6 +44,8 @@ class PeriodicTask(models.Model):
     last_started_at = models.DateTimeField(_("last started"), null=True, blank=True)
     last_finished_at = models.DateTimeField(_("last finished"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
+    # What the last run that finished said it did ("purged: orders 12, ...").
+    last_result = models.TextField(_("last result"), blank=True)
     running_task_id = models.CharField(_("run in progress"), max_length=64, blank=True)
 
     class Meta:

@@ -63,9 +63,9 @@ def periodic_run(name: str, *, run_id: str) -> str:
         job.running_task_id = run_id
         job.last_started_at = timezone.now()
         job.save(update_fields=["running_task_id", "last_started_at"])
-    error = ""
+    error = result = ""
     try:
-        result = import_string(spec["call"])()
+        result = str(import_string(spec["call"])())
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         raise
@@ -76,8 +76,11 @@ def periodic_run(name: str, *, run_id: str) -> str:
                 job.running_task_id = ""
             job.last_finished_at = timezone.now()
             job.last_error = error
-            job.save(update_fields=["running_task_id", "last_finished_at", "last_error"])
-    return str(result)
+            job.last_result = result
+            job.save(
+                update_fields=["running_task_id", "last_finished_at", "last_error", "last_result"]
+            )
+    return result
 
 
 @task(takes_context=True)

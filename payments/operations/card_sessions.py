@@ -12,7 +12,7 @@ the return and the placing of the order check that binding and its age
 """
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -54,7 +54,7 @@ def payment_card_session_start(
         )
     )
     now = timezone.now()
-    CardSession.objects.filter(expires_at__lt=now - KEPT_AFTER_EXPIRY).delete()
+    payment_card_sessions_purge_expired(now=now)
     CardSession.objects.create(
         reference=reference,
         provider=settings.PAYMENTS_PROVIDER,
@@ -62,6 +62,21 @@ def payment_card_session_start(
         expires_at=now + _lifetime(),
     )
     return result
+
+
+def payment_card_sessions_purge_expired(
+    *, now: datetime | None = None, dry_run: bool = False
+) -> int:
+    """Delete the card sessions expired more than ``KEPT_AFTER_EXPIRY`` ago; returns how many.
+
+    Run when a card form opens and by the daily retention job, so the table
+    stays small even when no shopper comes; ``dry_run`` only counts them.
+    """
+    old = CardSession.objects.filter(expires_at__lt=(now or timezone.now()) - KEPT_AFTER_EXPIRY)
+    if dry_run:
+        return old.count()
+    deleted, _by_model = old.delete()
+    return deleted
 
 
 def _binding(reference: str, session_id: str) -> CardSession | None:

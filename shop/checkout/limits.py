@@ -23,7 +23,7 @@ import math
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -156,8 +156,22 @@ def _record_blocked(identity: AttemptIdentity, limit: str) -> None:
             BlockedCheckoutAttempt.objects.get_or_create(
                 ip_address=ip_address, email=email, limit=limit, defaults={"count": 1}
             )
-    cutoff = timezone.now() - timedelta(days=BlockedCheckoutAttempt.RETENTION_DAYS)
-    BlockedCheckoutAttempt.objects.filter(last_at__lt=cutoff).delete()
+    limits_purge_blocked(
+        cutoff=timezone.now() - timedelta(days=settings.DECLINED_ORDER_RETENTION_DAYS)
+    )
+
+
+def limits_purge_blocked(*, cutoff: datetime, dry_run: bool = False) -> int:
+    """Delete the blocked-attempt records last blocked before ``cutoff``; returns how many.
+
+    Run on every blocked attempt and by the daily retention job
+    (``shop.retention``); the window is ``DECLINED_ORDER_RETENTION_DAYS``.
+    """
+    old = BlockedCheckoutAttempt.objects.filter(last_at__lt=cutoff)
+    if dry_run:
+        return old.count()
+    deleted, _by_model = old.delete()
+    return deleted
 
 
 def attempt_identity(request: HttpRequest, state: CheckoutState) -> AttemptIdentity:
