@@ -50,32 +50,34 @@ def _fingerprint(params: dict[str, Any]) -> str:
 def _idempotent(
     key: str, operation: str, params: dict[str, Any], perform: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
-    """Run ``perform`` once per key and replay its answer (or error) afterwards."""
+    """Run ``perform`` once per key and replay its answer (or error) afterwards.
+
+    The first call performs and records its answer in one transaction; the
+    key's unique constraint refuses any later (or concurrent) record, which
+    rolls that call's work back and replays the first answer instead.
+    """
     fingerprint = _fingerprint({"operation": operation, **params})
     for _attempt in range(3):
         try:
             with transaction.atomic():
-                record = (
-                    SandboxIdempotencyRecord.objects.select_for_update().filter(key=key).first()
+                try:
+                    response = perform()
+                except SandboxError as error:
+                    response = error.as_response()
+                SandboxIdempotencyRecord.objects.create(
+                    key=key, operation=operation, fingerprint=fingerprint, response=response
                 )
-                if record is None:
-                    try:
-                        response = perform()
-                    except SandboxError as error:
-                        response = error.as_response()
-                    SandboxIdempotencyRecord.objects.create(
-                        key=key, operation=operation, fingerprint=fingerprint, response=response
-                    )
-                elif record.fingerprint != fingerprint:
-                    raise SandboxError(
-                        "conflict",
-                        "idempotency_key_reused",
-                        f"Key {key!r} was already used with other parameters.",
-                    )
-                else:
-                    response = record.response
         except IntegrityError:
-            continue  # a concurrent request with the same key won: replay its answer
+            record = SandboxIdempotencyRecord.objects.filter(key=key).first()
+            if record is None:
+                continue  # not ours, and the key's first call has not committed: ask again
+            if record.fingerprint != fingerprint:
+                raise SandboxError(
+                    "conflict",
+                    "idempotency_key_reused",
+                    f"Key {key!r} was already used with other parameters.",
+                ) from None
+            response = record.response
         if "error" in response:
             error = response["error"]
             raise SandboxError(error["kind"], error["code"], error["message"])
@@ -149,8 +151,8 @@ def session_retrieve(session_id: str) -> dict[str, Any] | None:
 @sensitive_variables("number")
 def session_complete(
     *, session_id: str, number: str, brand: str, exp_month: int, exp_year: int
-) -> SandboxCardSession:
-    """Attach a token for a validated card to an open session.
+) -> SandboxCardToken:
+    """Attach a token for a validated card to an open session; returns the token.
 
     The number is used only to find its test behaviour and last four digits;
     it is not stored. The security code never reaches this function: the
@@ -160,19 +162,21 @@ def session_complete(
     if test_card is None:
         raise SandboxError("invalid", "not_a_test_card", "Only test cards work in test mode.")
     with transaction.atomic():
-        session = SandboxCardSession.objects.select_for_update().get(pk=session_id)
-        if session.status != SandboxCardSession.Status.OPEN:
-            raise SandboxError("invalid", "session_closed", "This session was already used.")
-        session.token = SandboxCardToken.objects.create(
+        token = SandboxCardToken.objects.create(
             brand=brand,
             last4=number[-4:],
             exp_month=exp_month,
             exp_year=exp_year,
             behaviour=test_card.behaviour,
         )
-        session.status = SandboxCardSession.Status.COMPLETED
-        session.save(update_fields=["token", "status"])
-    return session
+        # Completed only if still open (the row is locked by the UPDATE): a session
+        # completed meanwhile keeps its token, and this one is rolled back.
+        completed = SandboxCardSession.objects.filter(
+            pk=session_id, status=SandboxCardSession.Status.OPEN
+        ).update(token=token, status=SandboxCardSession.Status.COMPLETED)
+        if not completed:
+            raise SandboxError("invalid", "session_closed", "This session was already used.")
+    return token
 
 
 # The card a test phone keeps in its wallet.
