@@ -205,8 +205,10 @@ def checkout_payment_return(request: HttpRequest) -> HttpResponse:
     card = completed.card
     # A new choice ends any authorization left waiting (3-D Secure after Back);
     # if this attempt had placed an order, Place order starts a new one, and
-    # the card session this checkout claimed follows it to the new token.
-    if checkout_payment_replaced(checkout_token=state.token):
+    # the card session this checkout claimed follows it to the new token. Only
+    # a token sent with Place order can have an order (looked up only then);
+    # Place order itself still refuses to resume another card's authorization.
+    if state.submitted and checkout_payment_replaced(checkout_token=state.token):
         previous = str(state.token)
         state.renew_token()
         payment_card_session_transfer(
@@ -284,6 +286,7 @@ def _place_order(
             )
         return redirect("shop:checkout_review")
     card = state.payment
+    state.mark_submitted()
     try:
         outcome = checkout_place_order(
             checkout_token=state.token,

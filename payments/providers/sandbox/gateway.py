@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -240,6 +240,40 @@ def _charge_response(charge: SandboxCharge) -> dict[str, Any]:
     }
 
 
+def _token_usable(token_id: str) -> None:
+    """Raise the error an unknown or already used card token gets."""
+    used_at = SandboxCardToken.objects.filter(pk=token_id).values_list("used_at", flat=True)
+    if not used_at:
+        raise SandboxError("invalid", "token_not_found", "No such card token.")
+    if used_at[0] is not None:
+        raise SandboxError("invalid", "token_already_used", "This card token was used.")
+
+
+_TOKEN_COLUMNS = ("id", "brand", "last4", "exp_month", "exp_year", "behaviour")
+# SandboxCardToken's table and columns (a test checks them against the model).
+MARK_CARD_USED_SQL = (
+    'UPDATE "sandbox_sandboxcardtoken" SET "used_at" = %s WHERE "id" = %s AND "used_at" IS NULL '
+    'RETURNING "id", "brand", "last4", "exp_month", "exp_year", "behaviour"'
+)
+
+
+def _use_token(token_id: str, now: datetime) -> SandboxCardToken:
+    """Mark a card token used and read it, in one statement: a token is used once.
+
+    ``UPDATE … WHERE used_at IS NULL RETURNING`` (PostgreSQL and SQLite): of two
+    authorizations racing for a token, the second finds it used.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            MARK_CARD_USED_SQL, [connection.ops.adapt_datetimefield_value(now), token_id]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        _token_usable(token_id)
+        raise SandboxError("invalid", "token_already_used", "This card token was used.")
+    return SandboxCardToken(**dict(zip(_TOKEN_COLUMNS, row, strict=True)), used_at=now)
+
+
 def authorize(
     *,
     token: str,
@@ -253,16 +287,11 @@ def authorize(
     """Authorize with a card token; a 3-D Secure card answers ``requires_action`` first."""
 
     def perform() -> dict[str, Any]:
-        card = SandboxCardToken.objects.select_for_update().filter(pk=token).first()
-        if card is None:
-            raise SandboxError("invalid", "token_not_found", "No such card token.")
-        if card.used_at is not None:
-            raise SandboxError("invalid", "token_already_used", "This card token was used.")
-        if amount <= 0:
-            raise SandboxError("invalid", "amount_invalid", "The amount must be positive.")
         now = timezone.now()
-        card.used_at = now
-        card.save(update_fields=["used_at"])
+        if amount <= 0:
+            _token_usable(token)  # an unknown or used token is said first
+            raise SandboxError("invalid", "amount_invalid", "The amount must be positive.")
+        card = _use_token(token, now)
         decline = DECLINES.get(card.behaviour)
         if decline:
             status = SandboxCharge.Status.DECLINED
