@@ -8,7 +8,6 @@ Importing this module registers every worker-run operation with the engine.
 
 from payments.operations.authorization import (
     AuthorizationAttempt,
-    Reauthorization,
     payment_abandon_authorization,
     payment_authorize,
     payment_authorize_attempt,
@@ -17,8 +16,6 @@ from payments.operations.authorization import (
     payment_complete_authentication,
     payment_create_for_order,
     payment_outstanding_amount,
-    payment_reauthorization,
-    payment_reauthorize,
     payment_sync_authorization,
 )
 from payments.operations.capture import (
@@ -43,6 +40,11 @@ from payments.operations.provider_events import (
     payment_event_process,
     payment_event_record,
     payment_sync_with_provider,
+)
+from payments.operations.reauthorization import (
+    Reauthorization,
+    payment_reauthorization,
+    payment_reauthorize,
 )
 from payments.operations.reconciliation import payment_reconcile
 from payments.operations.recovery import WatchReport, payment_watch_authorizations

@@ -24,7 +24,6 @@ from payments.exceptions import (
     ProviderUnavailable,
 )
 from payments.models import (
-    REPLACEABLE_STATUSES,
     VOIDABLE_STATUSES,
     CustomerEmail,
     LedgerEvent,
@@ -34,16 +33,13 @@ from payments.models import (
 )
 from payments.operations import engine, keys, ledger
 from payments.operations.capture import payment_retry_failed_captures
-from payments.operations.card_sessions import payment_card_session_check
 from payments.operations.events import provider_call
 from payments.providers import get_provider
 from payments.providers.base import (
     AuthorizeRequest,
     AuthorizeResult,
     CardDetails,
-    CompletedCardSession,
 )
-from payments.selectors import payment_latest_for_order
 
 # Authorization --------------------------------------------------------------
 
@@ -455,56 +451,3 @@ def _authorization_succeeded(payment_id: int, result: AuthorizeResult) -> Paymen
     if replacement:
         payment_retry_failed_captures(order_id=order.pk)
     return payment
-
-
-# Re-authorization -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reauthorization:
-    """Whether an order needs a new authorization, for how much, and its latest payment."""
-
-    needed: bool
-    outstanding: int
-    current: Payment | None
-
-
-def payment_reauthorization(*, order: Order) -> Reauthorization:
-    """Whether the customer must authorize again (the link e-mailed when a hold lapsed).
-
-    Needed while the order can still ship, something is left to capture, and
-    its latest payment holds nothing: it lapsed, was declined or released, or
-    its 3-D Secure was never finished.
-    """
-    outstanding = payment_outstanding_amount(order_id=order.pk)
-    current = payment_latest_for_order(order_id=order.pk)
-    needed = (
-        order.status in SHIPPABLE_STATUSES
-        and outstanding > 0
-        and (
-            current is None
-            or current.status in REPLACEABLE_STATUSES
-            or (current.status == PaymentStatus.PENDING and bool(current.action_url))
-        )
-    )
-    return Reauthorization(needed=needed, outstanding=outstanding, current=current)
-
-
-def payment_reauthorize(
-    *, order_id: int, reference: str, session: CompletedCardSession, return_url: str
-) -> Payment:
-    """Authorize what an order still needs with the card the customer just entered.
-
-    The new authorization replaces the lapsed one; ``action_url`` is set when
-    the bank asks for 3-D Secure first. ``reference`` is what the card session
-    was opened for (``payment_card_session_check``). Raises ``PaymentError``
-    as ``payment_authorize`` does.
-    """
-    payment_card_session_check(reference=reference, payment_token=session.payment_token)
-    payment = payment_create_for_order(
-        order_id=order_id,
-        payment_token=session.payment_token,
-        card=session.card,
-        method=session.method,
-    )
-    return payment_authorize(payment_id=payment.pk, return_url=return_url)
