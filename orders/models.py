@@ -51,6 +51,9 @@ PLACED_STATUSES = frozenset({OrderStatus.CONFIRMED, OrderStatus.IN_REVIEW})
 SHIPPABLE_STATUSES = frozenset(
     status for status, following in ORDER_TRANSITIONS.items() if OrderStatus.SHIPPED in following
 )
+# The only statuses an order with a parcel can be in: a shipment moves the order to one of
+# them and no transition leads out (so an order in any other status has no parcel).
+WITH_PARCEL_STATUSES = frozenset({OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED})
 # Placed and not finished: what is left can be cancelled (or its payment reviewed).
 OPEN_STATUSES = PLACED_STATUSES | SHIPPABLE_STATUSES
 

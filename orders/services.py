@@ -60,6 +60,13 @@ def _lock_order(order_id: int) -> Order:
     return Order.objects.select_for_update().get(pk=order_id)
 
 
+def _locked(order_id: int, locked: Order | None) -> Order:
+    """The order's row under lock: the caller's (locked in the current transaction) or read now."""
+    if locked is not None and locked.pk == order_id:
+        return locked
+    return _lock_order(order_id)
+
+
 def _move(order: Order, status: str) -> None:
     if not order.can_transition_to(status):
         raise InvalidOrderTransition(
@@ -88,9 +95,45 @@ def order_place(
     call with the same token returns the first order and reserves nothing.
     Raises ``OutOfStock`` (nothing reserved) when a size ran out meanwhile.
     """
-    existing = Order.objects.filter(checkout_token=checkout_token).first()
+    return order_place_or_get(
+        checkout_token=checkout_token,
+        quantities=quantities,
+        customer=customer,
+        shipping_method=shipping_method,
+        language=language,
+    ).order
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The checkout's order; ``created``: placed by this call, in the caller's transaction
+    (so no other transaction can see or lock its row before the caller commits)."""
+
+    order: Order
+    created: bool
+
+
+def order_place_or_get(
+    *,
+    checkout_token: uuid.UUID,
+    quantities: Mapping[int, int],
+    customer: CustomerDetails,
+    shipping_method: str,
+    language: str,
+    existing: Order | None = None,
+    looked_up: bool = False,
+) -> Placement:
+    """``order_place``, saying whether the order was created by this call.
+
+    ``looked_up``: the caller has just read the order of ``checkout_token``
+    (``existing``, or ``None`` for none), so it is not read again. A
+    concurrent placement of the same token is still caught by its unique
+    constraint: the other order is returned, ``created`` false.
+    """
+    if not looked_up:
+        existing = Order.objects.filter(checkout_token=checkout_token).first()
     if existing is not None:
-        return existing
+        return Placement(order=existing, created=False)
     method = SHIPPING_METHODS[shipping_method]
     try:
         with transaction.atomic():
@@ -115,8 +158,7 @@ def order_place(
             lines = []
             for variant_id, quantity in sorted(quantities.items()):
                 variant = variants[variant_id]
-                variant.stock -= quantity
-                variant.save(update_fields=["stock"])
+                variant.stock -= quantity  # the row is locked: one UPDATE for every size below
                 price = variant.product.price_amount
                 lines.append(
                     OrderLine(
@@ -129,6 +171,9 @@ def order_place(
                         total_amount=price * quantity,
                     )
                 )
+            ProductVariant.objects.bulk_update(
+                [variants[variant_id] for variant_id in sorted(quantities)], ["stock"]
+            )
             subtotal = sum(line.total_amount for line in lines)
             order = Order.objects.create(
                 checkout_token=checkout_token,
@@ -153,14 +198,17 @@ def order_place(
             OrderLine.objects.bulk_create(lines)
     except IntegrityError:
         # The same checkout was submitted twice at once: the other one won.
-        return Order.objects.get(checkout_token=checkout_token)
-    return order
+        return Placement(order=Order.objects.get(checkout_token=checkout_token), created=False)
+    return Placement(order=order, created=True)
 
 
-def order_hold_for_review(*, order_id: int) -> Order:
-    """Mark an order "being verified": authorized, but held by the fraud check."""
+def order_hold_for_review(*, order_id: int, locked: Order | None = None) -> Order:
+    """Mark an order "being verified": authorized, but held by the fraud check.
+
+    ``locked``: the order's row as the caller locked it in its transaction (not read again).
+    """
     with transaction.atomic():
-        order = _lock_order(order_id)
+        order = _locked(order_id, locked)
         if order.status == OrderStatus.IN_REVIEW:
             return order
         _move(order, OrderStatus.IN_REVIEW)
@@ -168,10 +216,13 @@ def order_hold_for_review(*, order_id: int) -> Order:
     return order
 
 
-def order_confirm(*, order_id: int) -> Order:
-    """Mark an order confirmed once its payment is authorized (and any review approved)."""
+def order_confirm(*, order_id: int, locked: Order | None = None) -> Order:
+    """Mark an order confirmed once its payment is authorized (and any review approved).
+
+    ``locked``: the order's row as the caller locked it in its transaction (not read again).
+    """
     with transaction.atomic():
-        order = _lock_order(order_id)
+        order = _locked(order_id, locked)
         if order.status == OrderStatus.CONFIRMED:
             return order
         _move(order, OrderStatus.CONFIRMED)

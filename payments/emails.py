@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.tasks import task
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -65,26 +65,31 @@ def customer_email_queue(
     order_id: int,
     ledger_entry: PaymentLedgerEntry | None = None,
     amount: int | None = None,
+    order: Order | None = None,
 ) -> CustomerEmail:
     """Record the e-mail an event calls for and enqueue its sending, in the caller's transaction.
 
     Idempotent per ``key``: the same event never queues a second e-mail.
+    ``order``: the order as the caller has it (its address and currency are not read again).
     """
-    with transaction.atomic():
+    if order is None or order.pk != order_id:
         order = Order.objects.only("email", "currency").get(pk=order_id)
-        email, created = CustomerEmail.objects.get_or_create(
-            key=key,
-            defaults={
-                "kind": kind,
-                "order_id": order_id,
-                "ledger_entry": ledger_entry,
-                "to": order.email,
-                "amount": amount,
-                "currency": order.currency,
-            },
-        )
-        if created:
-            customer_email_send_task.enqueue(email_id=email.pk)
+    with transaction.atomic():
+        try:
+            # Inserted first (the key is unique): a repeated event finds the first e-mail.
+            with transaction.atomic():
+                email = CustomerEmail.objects.create(
+                    key=key,
+                    kind=kind,
+                    order_id=order_id,
+                    ledger_entry=ledger_entry,
+                    to=order.email,
+                    amount=amount,
+                    currency=order.currency,
+                )
+        except IntegrityError:
+            return CustomerEmail.objects.get(key=key)
+        customer_email_send_task.enqueue(email_id=email.pk)
     return email
 
 

@@ -8,16 +8,14 @@ Importing this module registers every worker-run operation with the engine.
 
 from payments.operations.authorization import (
     AuthorizationAttempt,
-    Reauthorization,
     payment_abandon_authorization,
     payment_authorize,
     payment_authorize_attempt,
+    payment_authorize_attempt_for_new_order,
     payment_authorize_send,
     payment_complete_authentication,
     payment_create_for_order,
     payment_outstanding_amount,
-    payment_reauthorization,
-    payment_reauthorize,
     payment_sync_authorization,
 )
 from payments.operations.capture import (
@@ -44,6 +42,11 @@ from payments.operations.provider_events import (
     payment_event_record,
     payment_sync_with_provider,
 )
+from payments.operations.reauthorization import (
+    Reauthorization,
+    payment_reauthorization,
+    payment_reauthorize,
+)
 from payments.operations.reconciliation import payment_reconcile
 from payments.operations.recovery import WatchReport, payment_watch_authorizations
 from payments.operations.refund import payment_refund, payment_request_refund
@@ -63,6 +66,7 @@ __all__ = [
     "payment_approve_review",
     "payment_authorize",
     "payment_authorize_attempt",
+    "payment_authorize_attempt_for_new_order",
     "payment_authorize_send",
     "payment_capture",
     "payment_card_session_check",

@@ -32,13 +32,14 @@ from payments.services import (
 from shop.cart import Cart
 from shop.checkout.limits import TooManyAttempts, attempt_identity
 from shop.checkout.services import (
+    NOT_READ,
     PaymentChoice,
     PaymentChoiceChanged,
     checkout_complete_authentication,
     checkout_is_placed,
+    checkout_order,
     checkout_payment_replaced,
     checkout_place_order,
-    checkout_placed_order,
 )
 from shop.checkout.state import CheckoutState
 from shop.forms import CustomerDetailsForm, ShippingMethodForm
@@ -204,8 +205,10 @@ def checkout_payment_return(request: HttpRequest) -> HttpResponse:
     card = completed.card
     # A new choice ends any authorization left waiting (3-D Secure after Back);
     # if this attempt had placed an order, Place order starts a new one, and
-    # the card session this checkout claimed follows it to the new token.
-    if checkout_payment_replaced(checkout_token=state.token):
+    # the card session this checkout claimed follows it to the new token. Only
+    # a token sent with Place order can have an order (looked up only then);
+    # Place order itself still refuses to resume another card's authorization.
+    if state.submitted and checkout_payment_replaced(checkout_token=state.token):
         previous = str(state.token)
         state.renew_token()
         payment_card_session_transfer(
@@ -232,7 +235,7 @@ def checkout_payment_return(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def checkout_review(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        placed = _already_placed(request)
+        placed, existing = _already_placed(request)
         if placed:
             return placed
     cart, response = _guard(request, "review")
@@ -240,7 +243,7 @@ def checkout_review(request: HttpRequest) -> HttpResponse:
         return response
     state = CheckoutState(request.session)
     if request.method == "POST":
-        return _place_order(request, state, cart)
+        return _place_order(request, state, cart, existing)
     problems = [line for line in cart.summary().lines if line.exceeds_stock]
     return render(
         request,
@@ -249,20 +252,26 @@ def checkout_review(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _already_placed(request: HttpRequest) -> HttpResponse | None:
-    """The form was sent again after its order was placed: show that order."""
+def _already_placed(request: HttpRequest) -> tuple[HttpResponse | None, object]:
+    """The form was sent again after its order was placed: show that order.
+
+    Also returns the order of the token sent (or ``None``), for placing it
+    without reading it again; ``NOT_READ`` when the token is not a UUID.
+    """
     try:
         token = uuid.UUID(request.POST.get("checkout_token", ""))
     except ValueError:
-        return None
-    order = checkout_placed_order(checkout_token=token)
+        return None, NOT_READ
+    order = checkout_order(checkout_token=token)
     state = CheckoutState(request.session)
-    if order is not None and state.placed(order.token):
-        return redirect("shop:order_confirmation", token=order.token)
-    return None
+    if order is not None and checkout_is_placed(order) and state.placed(order.token):
+        return redirect("shop:order_confirmation", token=order.token), order
+    return None, order
 
 
-def _place_order(request: HttpRequest, state: CheckoutState, cart: Cart) -> HttpResponse:
+def _place_order(
+    request: HttpRequest, state: CheckoutState, cart: Cart, existing: object
+) -> HttpResponse:
     sent = request.POST.get("checkout_token", "")
     if sent != str(state.token):
         if state.was_token(sent):
@@ -277,6 +286,7 @@ def _place_order(request: HttpRequest, state: CheckoutState, cart: Cart) -> Http
             )
         return redirect("shop:checkout_review")
     card = state.payment
+    state.mark_submitted()
     try:
         outcome = checkout_place_order(
             checkout_token=state.token,
@@ -296,6 +306,7 @@ def _place_order(request: HttpRequest, state: CheckoutState, cart: Cart) -> Http
             ),
             return_url=request.build_absolute_uri(reverse("shop:checkout_authentication_return")),
             identity=attempt_identity(request, state),
+            existing=existing,  # read for the token sent, which is the checkout's (above)
         )
     except TooManyAttempts as error:
         return _too_many_attempts(request, error)

@@ -34,9 +34,10 @@ class AddToCartForm(forms.Form):
         error_messages=_quantity_messages(1),
     )
 
-    def __init__(self, *args, product, **kwargs) -> None:
+    def __init__(self, *args, variants, **kwargs) -> None:
+        """``variants``: the product's sizes, in the order shown."""
         super().__init__(*args, **kwargs)
-        self.variants = {variant.pk: variant for variant in product.variants.all()}
+        self.variants = {variant.pk: variant for variant in variants}
         self.fields["variant"].choices = [
             (
                 variant.pk,

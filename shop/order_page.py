@@ -1,7 +1,7 @@
 """The shopper's order page: the order, how it is paid, and what happened to it since.
 
-Read in a fixed number of queries (the order, its lines, its parcels, its
-payments, their ledger), whatever the number of parcels or money moves. The
+Read in a fixed number of queries (the order, its lines, its payments, their
+ledger, and its parcels once it has shipped), whatever the number of parcels or money moves. The
 timeline is made of what the shop recorded, never of what it intends.
 """
 
@@ -9,10 +9,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.utils.translation import gettext as _
 
-from orders.models import Order
+from orders.models import WITH_PARCEL_STATUSES, Order
 from orders.shipping import tracking_url
 from payments.methods import METHODS, is_paid_at_order
 from payments.models import (
@@ -36,24 +36,30 @@ class TimelineEvent:
 
 
 def order_page_get(*, token: uuid.UUID) -> Order | None:
-    """The order with its lines, parcels, payments and their ledger (five queries)."""
+    """The order with its lines, payments and their ledger, and its parcels if it has any.
+
+    Four queries; five for an order shipped in part or whole (only those can
+    have parcels: ``WITH_PARCEL_STATUSES``).
+    """
+    order = Order.objects.filter(token=token).first()
+    if order is None:
+        return None
     ledger = PaymentLedgerEntry.objects.filter(event=LedgerEvent.SUCCEEDED).order_by(
         "created_at", "pk"
     )
-    return (
-        Order.objects.prefetch_related(
-            "lines",
-            "shipments",
-            Prefetch(
-                "payments",
-                queryset=Payment.objects.order_by("created_at", "pk").prefetch_related(
-                    Prefetch("ledger", queryset=ledger, to_attr="successes")
-                ),
+    lookups = [
+        "lines",
+        Prefetch(
+            "payments",
+            queryset=Payment.objects.order_by("created_at", "pk").prefetch_related(
+                Prefetch("ledger", queryset=ledger, to_attr="successes")
             ),
-        )
-        .filter(token=token)
-        .first()
-    )
+        ),
+    ]
+    if order.status in WITH_PARCEL_STATUSES:
+        lookups.append("shipments")
+    prefetch_related_objects([order], *lookups)
+    return order
 
 
 def order_payment(order: Order) -> Payment | None:
@@ -152,7 +158,7 @@ def order_timeline(order: Order) -> list[TimelineEvent]:
         events.append(
             TimelineEvent("confirmed", order.confirmed_at, _("Order confirmed, being prepared"))
         )
-    for shipment in order.shipments.all():
+    for shipment in order.shipments.all() if order.status in WITH_PARCEL_STATUSES else ():
         link = tracking_url(shipment.carrier, shipment.tracking_number)
         detail = (
             _("Tracking number: %(number)s") % {"number": shipment.tracking_number}

@@ -1,7 +1,7 @@
 """Storefront: catalogue and cart."""
 
 from django.contrib import messages
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,18 +25,41 @@ def _products_with_variants():
 @require_GET
 def product_list(request: HttpRequest) -> HttpResponse:
     """The collection, a page at a time (a bad page number shows the nearest page)."""
-    paginator = Paginator(
-        _products_with_variants().order_by("position", "name", "pk"), PRODUCTS_PER_PAGE
-    )
-    page = paginator.get_page(request.GET.get("page"))
+    products = _products_with_variants().order_by("position", "name", "pk")
+    if request.GET.get("page") in (None, "", "1"):
+        # The first page and one product more: a collection that fits on one page
+        # needs no count (a longer one is counted for "page 1 of N").
+        shown = list(products[: PRODUCTS_PER_PAGE + 1])
+        if len(shown) <= PRODUCTS_PER_PAGE:
+            page = Paginator(shown, PRODUCTS_PER_PAGE).page(1)
+        else:
+            page = Page(shown[:PRODUCTS_PER_PAGE], 1, Paginator(products, PRODUCTS_PER_PAGE))
+    else:
+        page = Paginator(products, PRODUCTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "shop/product_list.html", {"products": page.object_list, "page": page})
 
 
-def _product_context(product: Product, form: AddToCartForm) -> dict:
+def _product_and_variants(slug: str) -> tuple[Product, list[ProductVariant]]:
+    """An active product and its sizes in order: one query (two for a product with no size)."""
+    variants = list(
+        ProductVariant.objects.select_related("product")
+        .filter(product__slug=slug, product__is_active=True)
+        .order_by("position", "pk")
+    )
+    if not variants:
+        return get_object_or_404(Product, slug=slug, is_active=True), []
+    product = variants[0].product
+    for variant in variants:
+        variant.product = product
+    return product, variants
+
+
+def _product_context(product: Product, variants: list[ProductVariant], form) -> dict:
     # The error summary's link to the sizes lands on the first size that can be chosen.
-    available = [variant.pk for variant in product.variants.all() if variant.in_stock]
+    available = [variant.pk for variant in variants if variant.in_stock]
     return {
         "product": product,
+        "variants": variants,
         "form": form,
         "first_available": available[0] if available else None,
     }
@@ -44,21 +67,24 @@ def _product_context(product: Product, form: AddToCartForm) -> dict:
 
 @require_GET
 def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    product = get_object_or_404(_products_with_variants(), slug=slug)
+    product, variants = _product_and_variants(slug)
     return render(
         request,
         "shop/product_detail.html",
-        _product_context(product, AddToCartForm(product=product)),
+        _product_context(product, variants, AddToCartForm(variants=variants)),
     )
 
 
 @require_POST
 def cart_add(request: HttpRequest, slug: str) -> HttpResponse:
-    product = get_object_or_404(_products_with_variants(), slug=slug)
-    form = AddToCartForm(request.POST, product=product)
+    product, variants = _product_and_variants(slug)
+    form = AddToCartForm(request.POST, variants=variants)
     if not form.is_valid():
         return render(
-            request, "shop/product_detail.html", _product_context(product, form), status=422
+            request,
+            "shop/product_detail.html",
+            _product_context(product, variants, form),
+            status=422,
         )
     variant = form.cleaned_data["variant"]
     try:

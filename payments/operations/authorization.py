@@ -24,7 +24,6 @@ from payments.exceptions import (
     ProviderUnavailable,
 )
 from payments.models import (
-    REPLACEABLE_STATUSES,
     VOIDABLE_STATUSES,
     CustomerEmail,
     LedgerEvent,
@@ -34,16 +33,13 @@ from payments.models import (
 )
 from payments.operations import engine, keys, ledger
 from payments.operations.capture import payment_retry_failed_captures
-from payments.operations.card_sessions import payment_card_session_check
 from payments.operations.events import provider_call
 from payments.providers import get_provider
 from payments.providers.base import (
     AuthorizeRequest,
     AuthorizeResult,
     CardDetails,
-    CompletedCardSession,
 )
-from payments.selectors import payment_latest_for_order
 
 # Authorization --------------------------------------------------------------
 
@@ -103,6 +99,57 @@ class AuthorizationAttempt:
 
     payment: Payment
     request: AuthorizeRequest | None
+
+
+def payment_authorize_attempt_for_new_order(
+    *,
+    order: Order,
+    payment_token: str,
+    card: CardDetails,
+    method: str = "card",
+    return_url: str = "",
+) -> AuthorizationAttempt:
+    """``payment_create_for_order`` then ``payment_authorize_attempt``, for an order just placed.
+
+    Only in the transaction that created ``order`` (``order_place_or_get``
+    says so): no other transaction can see its row yet, so it has no payment
+    and nothing to lock; its payment and the ``attempted`` entry are written
+    with it. The caller commits, then calls ``payment_authorize_send``.
+    """
+    if order.status != OrderStatus.PENDING_PAYMENT or order.total_amount <= 0:
+        raise InvalidPaymentTransition(_("this order needs no payment"))
+    with transaction.atomic():
+        payment = Payment.objects.create(
+            order=order,
+            provider=settings.PAYMENTS_PROVIDER,
+            method=method,
+            payment_token=payment_token,
+            currency=order.currency,
+            amount=order.total_amount,
+            card_brand=card.brand,
+            card_last4=card.last4,
+            card_exp_month=card.exp_month,
+            card_exp_year=card.exp_year,
+            return_url=return_url,
+        )
+        key = keys.authorize(payment.pk)
+        ledger.record(
+            payment,
+            operation=LedgerOperation.AUTHORIZE,
+            event=LedgerEvent.ATTEMPTED,
+            amount=payment.amount,
+            idempotency_key=key,
+        )
+    request = AuthorizeRequest(
+        amount=payment.amount,
+        currency=payment.currency,
+        payment_token=payment.payment_token,
+        order_reference=order.number,
+        idempotency_key=key,
+        method=payment.method,
+        return_url=payment.return_url,
+    )
+    return AuthorizationAttempt(payment=payment, request=request)
 
 
 def payment_authorize(*, payment_id: int, return_url: str = "") -> Payment:
@@ -321,7 +368,7 @@ def _authorization_failed(
         payment.failure_code = error.code
         payment.failure_message = str(error)
         payment.save(update_fields=["status", "failure_code", "failure_message"])
-        if Order.objects.get(pk=payment.order_id).status == OrderStatus.PENDING_PAYMENT:
+        if payment.order.status == OrderStatus.PENDING_PAYMENT:  # locked above
             order_fail_payment(order_id=payment.order_id)
         if cancel_at_provider:
             # In the worker, recorded like any void; the payment stays failed.
@@ -376,81 +423,31 @@ def _authorization_succeeded(payment_id: int, result: AuthorizeResult) -> Paymen
                 "authorization_expires_at",
             ]
         )
-        order = Order.objects.get(pk=payment.order_id)
+        order = payment.order  # locked above, read under the lock
+        replacement = order.status != OrderStatus.PENDING_PAYMENT
         if order.status == OrderStatus.PENDING_PAYMENT and result.in_review:
-            order_hold_for_review(order_id=order.pk)
+            order_hold_for_review(order_id=order.pk, locked=order)
             customer_email_queue(
                 key=keys.email_in_review(payment.pk),
                 kind=CustomerEmail.Kind.IN_REVIEW,
                 order_id=order.pk,
                 amount=payment.authorized_amount,
+                order=order,
             )
         elif order.status == OrderStatus.PENDING_PAYMENT:
-            order_confirm(order_id=order.pk)
+            order_confirm(order_id=order.pk, locked=order)
             customer_email_queue(
                 key=keys.email_placed(order.pk),
                 kind=CustomerEmail.Kind.PLACED,
                 order_id=order.pk,
                 amount=payment.captured_amount or payment.authorized_amount,
+                order=order,
             )
         else:
             # A replacement: the expired holds are settled by this one.
             Payment.objects.filter(order_id=order.pk, status=PaymentStatus.EXPIRED).update(
                 needs_attention=False
             )
-    if order.status != OrderStatus.PENDING_PAYMENT:
+    if replacement:
         payment_retry_failed_captures(order_id=order.pk)
     return payment
-
-
-# Re-authorization -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reauthorization:
-    """Whether an order needs a new authorization, for how much, and its latest payment."""
-
-    needed: bool
-    outstanding: int
-    current: Payment | None
-
-
-def payment_reauthorization(*, order: Order) -> Reauthorization:
-    """Whether the customer must authorize again (the link e-mailed when a hold lapsed).
-
-    Needed while the order can still ship, something is left to capture, and
-    its latest payment holds nothing: it lapsed, was declined or released, or
-    its 3-D Secure was never finished.
-    """
-    outstanding = payment_outstanding_amount(order_id=order.pk)
-    current = payment_latest_for_order(order_id=order.pk)
-    needed = (
-        order.status in SHIPPABLE_STATUSES
-        and outstanding > 0
-        and (
-            current is None
-            or current.status in REPLACEABLE_STATUSES
-            or (current.status == PaymentStatus.PENDING and bool(current.action_url))
-        )
-    )
-    return Reauthorization(needed=needed, outstanding=outstanding, current=current)
-
-
-def payment_reauthorize(
-    *, order_id: int, reference: str, session: CompletedCardSession, return_url: str
-) -> Payment:
-    """Authorize what an order still needs with the card the customer just entered.
-
-    The new authorization replaces the lapsed one; ``action_url`` is set when
-    the bank asks for 3-D Secure first. ``reference`` is what the card session
-    was opened for (``payment_card_session_check``). Raises ``PaymentError``
-    as ``payment_authorize`` does.
-    """
-    payment_card_session_check(reference=reference, payment_token=session.payment_token)
-    payment = payment_create_for_order(
-        order_id=order_id,
-        payment_token=session.payment_token,
-        card=session.card,
-        method=session.method,
-    )
-    return payment_authorize(payment_id=payment.pk, return_url=return_url)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from payments.exceptions import CardSessionRefused
@@ -54,7 +55,6 @@ def payment_card_session_start(
         )
     )
     now = timezone.now()
-    payment_card_sessions_purge_expired(now=now)
     CardSession.objects.create(
         reference=reference,
         provider=settings.PAYMENTS_PROVIDER,
@@ -69,8 +69,8 @@ def payment_card_sessions_purge_expired(
 ) -> int:
     """Delete the card sessions expired more than ``KEPT_AFTER_EXPIRY`` ago; returns how many.
 
-    Run when a card form opens and by the daily retention job, so the table
-    stays small even when no shopper comes; ``dry_run`` only counts them.
+    Run by the periodic payments check (``payment_watch_run``) and the daily
+    retention job, never by the checkout; ``dry_run`` only counts them.
     """
     old = CardSession.objects.filter(expires_at__lt=(now or timezone.now()) - KEPT_AFTER_EXPIRY)
     if dry_run:
@@ -80,15 +80,23 @@ def payment_card_sessions_purge_expired(
 
 
 def _binding(reference: str, session_id: str) -> CardSession | None:
-    """The session this checkout opened that ``session_id`` comes back from, if any."""
-    sessions = CardSession.objects.filter(
-        reference=reference, provider=settings.PAYMENTS_PROVIDER
+    """The session this checkout opened that ``session_id`` comes back from, if any.
+
+    In this order: the same return seen again, the session opened with that
+    id, then a token made in the browser (no id); the latest of each. One query.
+    """
+    candidates = CardSession.objects.filter(
+        Q(returned_id=session_id)
+        | Q(session_id=session_id, returned_id="")
+        | Q(session_id="", returned_id=""),
+        reference=reference,
+        provider=settings.PAYMENTS_PROVIDER,
     ).order_by("-pk")
-    return (
-        sessions.filter(returned_id=session_id).first()  # the same return, seen again
-        or sessions.filter(session_id=session_id, returned_id="").first()
-        or sessions.filter(session_id="", returned_id="").first()  # a token made in the browser
+    ranked = sorted(
+        candidates,
+        key=lambda s: 0 if s.returned_id == session_id else 1 if s.session_id == session_id else 2,
     )
+    return ranked[0] if ranked else None
 
 
 def payment_card_session_read(*, reference: str, session_id: str) -> CompletedCardSession | None:

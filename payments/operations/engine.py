@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Subquery
 from django.tasks import task
 from django.utils import timezone
 
@@ -58,10 +59,15 @@ def payment_qs_select_for_update():
 
 def lock_payment(payment_id: int, *, with_order: bool = False) -> Payment:
     """Lock a payment; ``with_order`` locks its order first (the one lock order)."""
-    if with_order:
-        order_id = Payment.objects.values_list("order_id", flat=True).get(pk=payment_id)
-        Order.objects.select_for_update().get(pk=order_id)
-    return payment_qs_select_for_update().get(pk=payment_id)
+    if not with_order:
+        return payment_qs_select_for_update().get(pk=payment_id)
+    # One statement finds and locks the order (the payment's row is only read, not locked).
+    order = Order.objects.select_for_update().get(
+        pk=Subquery(Payment.objects.filter(pk=payment_id).values("order_id")[:1])
+    )
+    payment = payment_qs_select_for_update().get(pk=payment_id)
+    payment.order = order  # the locked row: callers read and change the order through it
+    return payment
 
 
 # The payment's state --------------------------------------------------------

@@ -27,6 +27,7 @@ from payments.models import (
 )
 from payments.operations import engine, ledger
 from payments.operations.authorization import payment_authorize, payment_complete_authentication
+from payments.operations.card_sessions import payment_card_sessions_purge_expired
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,12 @@ def payment_watch_authorizations(*, now: datetime | None = None) -> WatchReport:
 def payment_watch_run() -> dict:
     """The periodic job ``payments-check`` (``TASK_PERIODIC``): the check, as JSON."""
     report = payment_watch_authorizations()
-    return {"expired": report.expired, "warned": report.warned, "requeued": report.requeued}
+    return {
+        "expired": report.expired,
+        "warned": report.warned,
+        "requeued": report.requeued,
+        "card_sessions_purged": payment_card_sessions_purge_expired(),
+    }
 
 
 @task()

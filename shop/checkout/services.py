@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from orders.models import PLACED_STATUSES, Order, OrderStatus
-from orders.services import CustomerDetails, order_place
+from orders.services import CustomerDetails, order_place_or_get
 from payments.exceptions import PaymentDeclined
 from payments.models import PaymentStatus
 from payments.providers.base import CardDetails
@@ -21,6 +21,7 @@ from payments.selectors import payment_latest_for_order
 from payments.services import (
     payment_abandon_authorization,
     payment_authorize_attempt,
+    payment_authorize_attempt_for_new_order,
     payment_authorize_send,
     payment_card_session_check,
     payment_complete_authentication,
@@ -36,6 +37,10 @@ class PaymentChoice:
     method: str
     payment_token: str
     card: CardDetails
+
+
+# ``existing`` not given: ``checkout_place_order`` reads the checkout's order itself.
+NOT_READ = object()
 
 
 class PaymentChoiceChanged(Exception):
@@ -61,6 +66,7 @@ def checkout_place_order(
     payment: PaymentChoice,
     return_url: str = "",
     identity: AttemptIdentity | None = None,
+    existing: Order | object | None = NOT_READ,
 ) -> CheckoutOutcome:
     """Place the order and have its total authorized.
 
@@ -73,8 +79,11 @@ def checkout_place_order(
     and ``PaymentError`` for a decline (the order is marked declined and its
     stock released). A card token this checkout did not get from its own card
     session, or too old, raises ``CardSessionRefused`` before anything is placed.
-    With ``identity`` (the views always give it), an attempt over a card-testing
-    limit raises ``TooManyAttempts`` first (``shop.checkout.limits``).
+    ``existing``: this checkout's order (``checkout_order``) or ``None``, as the
+    caller has just read it (not read again; a placement racing it is still
+    caught by the unique token). With ``identity`` (the views always give
+    it), an attempt over a card-testing limit raises ``TooManyAttempts``
+    first (``shop.checkout.limits``).
     Never resumes an authorization for another card or
     method than ``payment``: that one is ended and ``PaymentChoiceChanged``
     raised.
@@ -84,30 +93,44 @@ def checkout_place_order(
     payment_card_session_check(reference=str(checkout_token), payment_token=payment.payment_token)
     # One commit for the order, its stock, its payment and the authorization's
     # "attempted" entry; the provider is called after it, outside any transaction.
+    looked_up = existing is not NOT_READ
     with transaction.atomic():
-        order = order_place(
+        placement = order_place_or_get(
             checkout_token=checkout_token,
             quantities=quantities,
             customer=customer,
             shipping_method=shipping_method,
             language=language,
+            existing=existing if looked_up else None,
+            looked_up=looked_up,
         )
-        if order.status != OrderStatus.PENDING_PAYMENT:
-            return CheckoutOutcome(order=order)
-        pending = payment_latest_for_order(order_id=order.pk)
-        replaced = (
-            pending is not None
-            and pending.status == PaymentStatus.PENDING
-            and (pending.payment_token, pending.method) != (payment.payment_token, payment.method)
-        )
-        if not replaced:
-            created = payment_create_for_order(
-                order_id=order.pk,
+        order, replaced = placement.order, False
+        if placement.created:  # placed just now: no payment yet, nothing to lock or compare
+            attempt = payment_authorize_attempt_for_new_order(
+                order=order,
                 method=payment.method,
                 payment_token=payment.payment_token,
                 card=payment.card,
+                return_url=return_url,
             )
-            attempt = payment_authorize_attempt(payment_id=created.pk, return_url=return_url)
+        elif order.status != OrderStatus.PENDING_PAYMENT:
+            return CheckoutOutcome(order=order)
+        else:
+            pending = payment_latest_for_order(order_id=order.pk)
+            replaced = (
+                pending is not None
+                and pending.status == PaymentStatus.PENDING
+                and (pending.payment_token, pending.method)
+                != (payment.payment_token, payment.method)
+            )
+            if not replaced:
+                created = payment_create_for_order(
+                    order_id=order.pk,
+                    method=payment.method,
+                    payment_token=payment.payment_token,
+                    card=payment.card,
+                )
+                attempt = payment_authorize_attempt(payment_id=created.pk, return_url=return_url)
     if replaced:  # never resume another card's authorization: end it (no lock held)
         payment_abandon_authorization(payment_id=pending.pk)
         raise PaymentChoiceChanged(order.number)
@@ -118,7 +141,8 @@ def checkout_place_order(
         raise
     if authorized.action_url:
         return CheckoutOutcome(order=order, action_url=authorized.action_url)
-    order.refresh_from_db(fields=["status"])
+    # The order's row as the outcome's transaction locked and changed it.
+    order.status = authorized.order.status
     return CheckoutOutcome(order=order)
 
 
@@ -164,9 +188,9 @@ def checkout_complete_authentication(*, checkout_token: uuid.UUID) -> Order | No
     return order
 
 
-def checkout_placed_order(*, checkout_token: uuid.UUID) -> Order | None:
-    """The order this checkout attempt placed (authorized, or held for review), if any."""
-    return Order.objects.filter(checkout_token=checkout_token, status__in=PLACED_STATUSES).first()
+def checkout_order(*, checkout_token: uuid.UUID) -> Order | None:
+    """The order this checkout attempt created, whatever its status, if any."""
+    return Order.objects.filter(checkout_token=checkout_token).first()
 
 
 def checkout_is_placed(order: Order) -> bool:

@@ -69,6 +69,18 @@ class CheckoutState:
         self.data["token"] = str(uuid.uuid4())
         self._save()
 
+    def mark_submitted(self) -> None:
+        """Place order was sent with the current token (so an order may exist for it)."""
+        self.data["submitted"] = self.data.get("token")
+        self._save()
+
+    @property
+    def submitted(self) -> bool:
+        """Whether Place order was sent with the current token (a new token clears it)."""
+        return self.data.get("submitted") is not None and self.data["submitted"] == self.data.get(
+            "token"
+        )
+
     def was_token(self, value: str) -> bool:
         """Whether ``value`` named an earlier attempt of this checkout (a page left open)."""
         return value in self.data.get("earlier_tokens", [])

@@ -1,5 +1,6 @@
 """The sandbox enforces what a real payment service enforces."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,8 @@ from django.utils import timezone
 
 from payments.exceptions import IdempotencyConflict, PaymentDeclined, ProviderRejected
 from payments.providers.base import AuthorizeRequest, CaptureRequest, RefundRequest, VoidRequest
-from payments.providers.sandbox.models import SandboxCapture, SandboxCharge
+from payments.providers.sandbox import gateway
+from payments.providers.sandbox.models import SandboxCapture, SandboxCardToken, SandboxCharge
 from payments.providers.sandbox.provider import SandboxProvider
 from payments.providers.sandbox.testcards import detect_brand, luhn_valid
 from tests.helpers import APPROVED_VISA, DECLINED, INSUFFICIENT_FUNDS, card_token
@@ -64,6 +66,39 @@ def test_a_token_is_single_use():
     provider.authorize(AuthorizeRequest(**request, idempotency_key="k1"))
     with pytest.raises(ProviderRejected, match="used"):
         provider.authorize(AuthorizeRequest(**request, idempotency_key="k2"))
+
+
+def test_an_authorization_marks_its_token_used_and_an_unknown_token_is_refused():
+    token, _card = card_token()
+    provider.authorize(
+        AuthorizeRequest(
+            amount=100,
+            currency="EUR",
+            payment_token=token,
+            order_reference="A",
+            idempotency_key="k1",
+        )
+    )
+    assert SandboxCardToken.objects.get(pk=token).used_at is not None
+    for amount in (100, 0):  # an unknown token is said before a bad amount
+        with pytest.raises(ProviderRejected, match="No such card token"):
+            provider.authorize(
+                AuthorizeRequest(
+                    amount=amount,
+                    currency="EUR",
+                    payment_token="tok_0123456789abcdef",
+                    order_reference="A",
+                    idempotency_key=f"unknown-{amount}",
+                )
+            )
+
+
+def test_the_statement_marking_a_token_used_names_the_model_s_table_and_columns():
+    meta = SandboxCardToken._meta
+    columns = {field.column for field in meta.concrete_fields}
+    named = set(re.findall(r'"(\w+)"', gateway.MARK_CARD_USED_SQL))
+    assert meta.db_table in named
+    assert named - {meta.db_table} <= columns
 
 
 def test_same_key_same_answer_and_other_parameters_an_error():

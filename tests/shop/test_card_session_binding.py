@@ -18,6 +18,7 @@ from orders.models import Order
 from payments.emails import reauthorize_url
 from payments.exceptions import CardSessionRefused
 from payments.models import CardSession, Payment
+from payments.operations.recovery import payment_watch_run
 from payments.providers.sandbox.models import SandboxCharge
 from payments.services import payment_watch_authorizations
 from shop.checkout.services import PaymentChoice, checkout_place_order
@@ -200,3 +201,18 @@ def test_a_reauthorization_card_session_belongs_to_its_order(client, variant, en
     assert Payment.objects.filter(order=first).count() == 1
     assert client.get(back.url).status_code == 302  # its own order still takes it
     assert Payment.objects.filter(order=second).count() == 2
+
+
+def test_the_payments_check_purges_card_sessions_a_day_after_they_expire(client, variant):
+    until_payment(client, variant)
+    for _ in range(3):
+        client.post(reverse("shop:checkout_payment"))
+    old, recent, fresh = CardSession.objects.order_by("pk")
+    now = timezone.now()
+    CardSession.objects.filter(pk=old.pk).update(expires_at=now - timedelta(days=1, minutes=1))
+    CardSession.objects.filter(pk=recent.pk).update(expires_at=now - timedelta(hours=23))
+
+    report = payment_watch_run()
+
+    assert report["card_sessions_purged"] == 1
+    assert set(CardSession.objects.values_list("pk", flat=True)) == {recent.pk, fresh.pk}

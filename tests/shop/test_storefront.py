@@ -42,7 +42,8 @@ def test_the_collection_has_a_fixed_number_of_queries(client, django_assert_num_
     for _ in range(2):
         ProductVariantFactory()
     client.get("/")
-    with django_assert_num_queries(3) as two_products:  # count, products, their variants
+    # On one page: the products (one more than a page, to know) and their variants.
+    with django_assert_num_queries(2) as two_products:
         client.get("/")
     for _ in range(5):
         ProductVariantFactory()
@@ -50,8 +51,21 @@ def test_the_collection_has_a_fixed_number_of_queries(client, django_assert_num_
         client.get("/")
 
 
+def test_a_collection_longer_than_a_page_is_counted_once(client, django_assert_num_queries):
+    for _ in range(PRODUCTS_PER_PAGE + 1):
+        ProductVariantFactory()
+    with django_assert_num_queries(3):  # the first page and one more, their variants, the count
+        first = client.get("/").content.decode()
+    second = client.get("/?page=2").content.decode()
+
+    assert first.count('<li class="product-card">') == PRODUCTS_PER_PAGE
+    assert second.count('<li class="product-card">') == 1
+    assert 'rel="next"' in first and 'rel="next"' not in second
+    assert "Page 1 sur 2" in first  # French, the default
+
+
 def test_product_page_has_a_fixed_number_of_queries(client, dress, django_assert_num_queries):
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):  # its sizes, with the product joined
         response = client.get(dress.get_absolute_url())
     assert response.status_code == 200
 

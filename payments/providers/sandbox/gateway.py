@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -50,32 +50,34 @@ def _fingerprint(params: dict[str, Any]) -> str:
 def _idempotent(
     key: str, operation: str, params: dict[str, Any], perform: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
-    """Run ``perform`` once per key and replay its answer (or error) afterwards."""
+    """Run ``perform`` once per key and replay its answer (or error) afterwards.
+
+    The first call performs and records its answer in one transaction; the
+    key's unique constraint refuses any later (or concurrent) record, which
+    rolls that call's work back and replays the first answer instead.
+    """
     fingerprint = _fingerprint({"operation": operation, **params})
     for _attempt in range(3):
         try:
             with transaction.atomic():
-                record = (
-                    SandboxIdempotencyRecord.objects.select_for_update().filter(key=key).first()
+                try:
+                    response = perform()
+                except SandboxError as error:
+                    response = error.as_response()
+                SandboxIdempotencyRecord.objects.create(
+                    key=key, operation=operation, fingerprint=fingerprint, response=response
                 )
-                if record is None:
-                    try:
-                        response = perform()
-                    except SandboxError as error:
-                        response = error.as_response()
-                    SandboxIdempotencyRecord.objects.create(
-                        key=key, operation=operation, fingerprint=fingerprint, response=response
-                    )
-                elif record.fingerprint != fingerprint:
-                    raise SandboxError(
-                        "conflict",
-                        "idempotency_key_reused",
-                        f"Key {key!r} was already used with other parameters.",
-                    )
-                else:
-                    response = record.response
         except IntegrityError:
-            continue  # a concurrent request with the same key won: replay its answer
+            record = SandboxIdempotencyRecord.objects.filter(key=key).first()
+            if record is None:
+                continue  # not ours, and the key's first call has not committed: ask again
+            if record.fingerprint != fingerprint:
+                raise SandboxError(
+                    "conflict",
+                    "idempotency_key_reused",
+                    f"Key {key!r} was already used with other parameters.",
+                ) from None
+            response = record.response
         if "error" in response:
             error = response["error"]
             raise SandboxError(error["kind"], error["code"], error["message"])
@@ -149,8 +151,8 @@ def session_retrieve(session_id: str) -> dict[str, Any] | None:
 @sensitive_variables("number")
 def session_complete(
     *, session_id: str, number: str, brand: str, exp_month: int, exp_year: int
-) -> SandboxCardSession:
-    """Attach a token for a validated card to an open session.
+) -> SandboxCardToken:
+    """Attach a token for a validated card to an open session; returns the token.
 
     The number is used only to find its test behaviour and last four digits;
     it is not stored. The security code never reaches this function: the
@@ -160,19 +162,21 @@ def session_complete(
     if test_card is None:
         raise SandboxError("invalid", "not_a_test_card", "Only test cards work in test mode.")
     with transaction.atomic():
-        session = SandboxCardSession.objects.select_for_update().get(pk=session_id)
-        if session.status != SandboxCardSession.Status.OPEN:
-            raise SandboxError("invalid", "session_closed", "This session was already used.")
-        session.token = SandboxCardToken.objects.create(
+        token = SandboxCardToken.objects.create(
             brand=brand,
             last4=number[-4:],
             exp_month=exp_month,
             exp_year=exp_year,
             behaviour=test_card.behaviour,
         )
-        session.status = SandboxCardSession.Status.COMPLETED
-        session.save(update_fields=["token", "status"])
-    return session
+        # Completed only if still open (the row is locked by the UPDATE): a session
+        # completed meanwhile keeps its token, and this one is rolled back.
+        completed = SandboxCardSession.objects.filter(
+            pk=session_id, status=SandboxCardSession.Status.OPEN
+        ).update(token=token, status=SandboxCardSession.Status.COMPLETED)
+        if not completed:
+            raise SandboxError("invalid", "session_closed", "This session was already used.")
+    return token
 
 
 # The card a test phone keeps in its wallet.
@@ -236,6 +240,40 @@ def _charge_response(charge: SandboxCharge) -> dict[str, Any]:
     }
 
 
+def _token_usable(token_id: str) -> None:
+    """Raise the error an unknown or already used card token gets."""
+    used_at = SandboxCardToken.objects.filter(pk=token_id).values_list("used_at", flat=True)
+    if not used_at:
+        raise SandboxError("invalid", "token_not_found", "No such card token.")
+    if used_at[0] is not None:
+        raise SandboxError("invalid", "token_already_used", "This card token was used.")
+
+
+_TOKEN_COLUMNS = ("id", "brand", "last4", "exp_month", "exp_year", "behaviour")
+# SandboxCardToken's table and columns (a test checks them against the model).
+MARK_CARD_USED_SQL = (
+    'UPDATE "sandbox_sandboxcardtoken" SET "used_at" = %s WHERE "id" = %s AND "used_at" IS NULL '
+    'RETURNING "id", "brand", "last4", "exp_month", "exp_year", "behaviour"'
+)
+
+
+def _use_token(token_id: str, now: datetime) -> SandboxCardToken:
+    """Mark a card token used and read it, in one statement: a token is used once.
+
+    ``UPDATE … WHERE used_at IS NULL RETURNING`` (PostgreSQL and SQLite): of two
+    authorizations racing for a token, the second finds it used.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            MARK_CARD_USED_SQL, [connection.ops.adapt_datetimefield_value(now), token_id]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        _token_usable(token_id)
+        raise SandboxError("invalid", "token_already_used", "This card token was used.")
+    return SandboxCardToken(**dict(zip(_TOKEN_COLUMNS, row, strict=True)), used_at=now)
+
+
 def authorize(
     *,
     token: str,
@@ -249,16 +287,11 @@ def authorize(
     """Authorize with a card token; a 3-D Secure card answers ``requires_action`` first."""
 
     def perform() -> dict[str, Any]:
-        card = SandboxCardToken.objects.select_for_update().filter(pk=token).first()
-        if card is None:
-            raise SandboxError("invalid", "token_not_found", "No such card token.")
-        if card.used_at is not None:
-            raise SandboxError("invalid", "token_already_used", "This card token was used.")
-        if amount <= 0:
-            raise SandboxError("invalid", "amount_invalid", "The amount must be positive.")
         now = timezone.now()
-        card.used_at = now
-        card.save(update_fields=["used_at"])
+        if amount <= 0:
+            _token_usable(token)  # an unknown or used token is said first
+            raise SandboxError("invalid", "amount_invalid", "The amount must be positive.")
+        card = _use_token(token, now)
         decline = DECLINES.get(card.behaviour)
         if decline:
             status = SandboxCharge.Status.DECLINED
