@@ -21,7 +21,7 @@ from payments.models import (
     PaymentLedgerEntry,
     PaymentStatus,
 )
-from payments.operations import engine, keys, ledger
+from payments.operations import engine, keys, ledger, payment_state
 from payments.providers import get_provider
 from payments.providers.base import CaptureRequest, CaptureResult
 from shop.money import format_money
@@ -153,10 +153,10 @@ class Capture(engine.Operation):
         payment.captured_amount += result.captured_amount
         fully = self.final or payment.captured_amount == payment.authorized_amount
         if payment.status != PaymentStatus.CAPTURED:
-            engine.settle_status(
+            payment_state.settle_status(
                 payment, PaymentStatus.CAPTURED if fully else PaymentStatus.PARTIALLY_CAPTURED
             )
-        engine.queue_email_after(
+        payment_state.queue_email_after(
             payment, CustomerEmail.Kind.CAPTURED, requested, result.captured_amount
         )
         return result.captured_amount
@@ -174,7 +174,7 @@ class Capture(engine.Operation):
             return
         if ledger.pending(payment, LedgerOperation.CAPTURE):
             return
-        engine.expire(payment)
+        payment_state.expire(payment)
 
 
 def payment_capture(
