@@ -1,8 +1,8 @@
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from django.contrib import admin, messages
-from django.contrib.admin.options import ActionLocation, InlineModelAdmin
+from django.contrib.admin.options import ActionLocation
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet, Sum
@@ -16,10 +16,10 @@ from django.utils.translation import gettext_lazy
 
 from orders.admin_audit import (
     CUSTOMER_FIELDS,
-    TimelineEvent,
     correct_address_view,
     order_timeline,
 )
+from orders.admin_extensions import EXTENSIONS, allowed_if, shipment_messages
 from orders.bulk_shipping_admin import shipping_run_urls, start_shipping_run
 from orders.exceptions import OrderError
 from orders.forms import ShipmentForm
@@ -136,74 +136,6 @@ class ShipmentInline(ReadOnlyInline):
         return format_money(shipment.amount, shipment.currency)
 
 
-class OrderAdminExtension:
-    """What another app adds to the order admin, without the orders app knowing that app.
-
-    The hook for apps that extend the order admin (payments adds its inlines,
-    the payment column and filter, its actions, the refund page): subclass
-    this, set what you add, and call ``register_order_admin_extension`` with an
-    instance from your ``admin.py``. ``OrderAdmin`` reads extensions when it is
-    used, never when it is registered, so the order of ``INSTALLED_APPS`` does
-    not matter and nothing is unregistered.
-
-    - ``inlines``: inline classes, shown after the order's own;
-    - ``list_display``: columns, callables taking the order (``@admin.display``);
-    - ``list_filter``: filters, shown before the order's own;
-    - ``actions``: admin actions, functions ``(model_admin, request, queryset)``;
-    - ``fieldsets``: ``(title, {"fields": [callables taking the order]})``, read-only;
-    - ``change_form_template``: a template extending
-      ``admin/orders/order/change_form.html`` (its ``payment-tools`` block);
-    - ``get_urls``, ``get_queryset``, ``change_view_context``, ``timeline``: see each method.
-
-    An action (or button) only some staff may use carries its check: decorate
-    it with ``allowed_if(check)``; the list hides it from others and refuses it.
-    """
-
-    inlines: Sequence[type[InlineModelAdmin]] = ()
-    list_display: Sequence[Callable] = ()
-    list_filter: Sequence = ()
-    actions: Sequence[Callable] = ()
-    fieldsets: Sequence[tuple] = ()
-    change_form_template: str | None = None
-
-    def get_urls(self, model_admin: "OrderAdmin") -> list:
-        """URL patterns added under the order admin's own (wrap views in ``admin_view``)."""
-        return []
-
-    def get_queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
-        """The change list's queryset, with what the added columns read fetched up front."""
-        return queryset
-
-    def change_view_context(
-        self, model_admin: "OrderAdmin", request: HttpRequest, object_id: str
-    ) -> dict:
-        """Extra context for the order's page (may also ``message_user``)."""
-        return {}
-
-    def timeline(self, order: Order) -> list[TimelineEvent]:
-        """What this app saw happen to the order, for the order page's timeline."""
-        return []
-
-
-def allowed_if(check: Callable[..., bool]) -> Callable[[Callable], Callable]:
-    """Mark an admin action as allowed only to users ``check(user)`` accepts."""
-
-    def mark(action: Callable) -> Callable:
-        action.allowed_if = check
-        return action
-
-    return mark
-
-
-_EXTENSIONS: list[OrderAdminExtension] = []
-
-
-def register_order_admin_extension(extension: OrderAdminExtension) -> None:
-    """Add an extension to the order admin (once per extension class)."""
-    if not any(type(known) is type(extension) for known in _EXTENSIONS):
-        _EXTENSIONS.append(extension)
-
-
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     """The order admin; other apps add to it through ``OrderAdminExtension``."""
@@ -218,28 +150,28 @@ class OrderAdmin(admin.ModelAdmin):
 
     @property
     def list_display(self) -> list:
-        return [*self.own_list_display, *(c for e in _EXTENSIONS for c in e.list_display)]
+        return [*self.own_list_display, *(c for e in EXTENSIONS for c in e.list_display)]
 
     @property
     def list_filter(self) -> list:
-        return [*(f for e in _EXTENSIONS for f in e.list_filter), *self.own_list_filter]
+        return [*(f for e in EXTENSIONS for f in e.list_filter), *self.own_list_filter]
 
     @property
     def inlines(self) -> list:
-        return [*self.own_inlines, *(i for e in _EXTENSIONS for i in e.inlines)]
+        return [*self.own_inlines, *(i for e in EXTENSIONS for i in e.inlines)]
 
     @property
     def actions(self) -> list:
-        return [*self.own_actions, *(a for e in _EXTENSIONS for a in e.actions)]
+        return [*self.own_actions, *(a for e in EXTENSIONS for a in e.actions)]
 
     @property
     def change_form_template(self) -> str:
-        templates = [e.change_form_template for e in _EXTENSIONS if e.change_form_template]
+        templates = [e.change_form_template for e in EXTENSIONS if e.change_form_template]
         return templates[-1] if templates else "admin/orders/order/change_form.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
         queryset = super().get_queryset(request)
-        for extension in _EXTENSIONS:
+        for extension in EXTENSIONS:
             queryset = extension.get_queryset(request, queryset)
         return queryset
 
@@ -253,12 +185,12 @@ class OrderAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
         fieldsets = [(name, dict(options)) for name, options in super().get_fieldsets(request, obj)]
-        return [*fieldsets, *(f for e in _EXTENSIONS for f in e.fieldsets)]
+        return [*fieldsets, *(f for e in EXTENSIONS for f in e.fieldsets)]
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         added = [
             field
-            for e in _EXTENSIONS
+            for e in EXTENSIONS
             for _title, options in e.fieldsets
             for field in options["fields"]
         ]
@@ -273,7 +205,7 @@ class OrderAdmin(admin.ModelAdmin):
         order = Order.objects.filter(pk=order_id).first() if order_id is not None else None
         if order is not None:
             events = order_timeline(order)
-            for extension in _EXTENSIONS:
+            for extension in EXTENSIONS:
                 events.extend(extension.timeline(order))
             extra_context["timeline"] = sorted(events, key=lambda event: event.at)
         extra_context.update(
@@ -281,7 +213,7 @@ class OrderAdmin(admin.ModelAdmin):
             can_cancel=can_cancel(request.user),
             can_correct_address=can_correct_address(request.user),
         )
-        for extension in _EXTENSIONS:
+        for extension in EXTENSIONS:
             extra_context.update(extension.change_view_context(self, request, object_id))
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -356,7 +288,7 @@ class OrderAdmin(admin.ModelAdmin):
                 name="orders_order_correct_address",
             ),
             *shipping_run_urls(self),
-            *(url for extension in _EXTENSIONS for url in extension.get_urls(self)),
+            *(url for extension in EXTENSIONS for url in extension.get_urls(self)),
             *super().get_urls(),
         ]
 
@@ -420,13 +352,16 @@ class OrderAdmin(admin.ModelAdmin):
                     self.message_user(request, str(error), messages.ERROR)
                 else:
                     self.log_change(request, order, f"Shipped: {shipment}")
+                    # What the other apps did about the parcel, from their records
+                    # (payments: the capture queued, or already paid at the order).
+                    follow_up = shipment_messages([shipment]).get(shipment.pk, "")
                     self.message_user(
                         request,
-                        _("Order %(number)s: parcel worth %(amount)s recorded. %(notes)s")
+                        _("Order %(number)s: parcel worth %(amount)s recorded. %(follow_up)s")
                         % {
                             "number": order.number,
                             "amount": format_money(shipment.amount, shipment.currency),
-                            "notes": " ".join(shipment.notes),
+                            "follow_up": follow_up,
                         },
                         messages.SUCCESS,
                     )

@@ -137,9 +137,7 @@ def _ship_one(run: ShippingRun, order_id: int) -> None:
             except OrderError as error:
                 ShippingRunResult.objects.create(run=run, order_id=order_id, message=str(error))
             else:
-                ShippingRunResult.objects.create(
-                    run=run, order_id=order_id, shipment=shipment, message=" ".join(shipment.notes)
-                )
+                ShippingRunResult.objects.create(run=run, order_id=order_id, shipment=shipment)
     except IntegrityError:
         pass  # another run of this chunk recorded this order first: its outcome stands
 

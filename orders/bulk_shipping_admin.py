@@ -4,6 +4,8 @@
 and adds ``shipping_run_urls``; the work itself is in ``orders.bulk_shipping``.
 """
 
+from dataclasses import dataclass
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -15,6 +17,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from orders.admin_extensions import shipment_messages
 from orders.bulk_shipping import (
     can_ship_orders,
     shipping_run_confirm,
@@ -24,11 +27,41 @@ from orders.bulk_shipping import (
     shipping_run_summary,
 )
 from orders.exceptions import OrderError
-from orders.models import Carrier, Order, ShippingRun, ShippingRunStatus
+from orders.models import Carrier, Order, ShippingRun, ShippingRunResult, ShippingRunStatus
 
 
 class ShippingRunForm(forms.Form):
     carrier = forms.ChoiceField(label=gettext_lazy("Carrier"), choices=Carrier.choices)
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    """One order of a finished run's report, and what it says about it."""
+
+    result: ShippingRunResult
+    details: str
+
+
+def _report_lines(results: list[ShippingRunResult]) -> list[ReportLine]:
+    """The report's lines: why each refusal, for each parcel what the other apps did about it.
+
+    A refusal's reason was stored with it; a parcel's follow-up (the capture
+    queued, already paid) is read from those apps' records through the order
+    admin's extensions, in the reader's language and a fixed number of queries.
+    Runs recorded before that kept a sentence in ``message``: it is shown as is.
+    """
+    said = shipment_messages([result.shipment for result in results if result.shipped])
+    return [
+        ReportLine(result, result.message or said.get(result.shipment_id, "")) for result in results
+    ]
+
+
+def _report_context(run: ShippingRun, finished: bool) -> dict:
+    """``report``: the run's results (refused first); ``report_lines``: what the page shows."""
+    if not finished:
+        return {"report": None, "report_lines": None}
+    results = shipping_run_report(run=run)
+    return {"report": results, "report_lines": _report_lines(results)}
 
 
 def _check(request: HttpRequest) -> None:
@@ -70,7 +103,7 @@ def shipping_run_view(
                 run,
                 title=_("Shipping run %(run)s") % {"run": run},
                 progress=progress,
-                report=shipping_run_report(run=run) if progress.finished else None,
+                **_report_context(run, progress.finished),
             ),
         )
     form = ShippingRunForm(request.POST or None)

@@ -203,14 +203,7 @@ class Carrier(models.TextChoices):
 
 
 class Shipment(models.Model):
-    """A parcel handed to the carrier: some or all of an order's lines.
-
-    ``notes`` is not stored: ``order_ship`` sets it on the shipment it returns
-    to what the ``order_shipped`` receivers answered, in words for staff
-    ("the capture of 129,00 € is queued", "already paid with Alipay").
-    """
-
-    notes: tuple[str, ...] = ()
+    """A parcel handed to the carrier: some or all of an order's lines."""
 
     order = models.ForeignKey(
         Order, on_delete=models.PROTECT, related_name="shipments", verbose_name=_("order")
@@ -321,7 +314,12 @@ class ShippingRun(models.Model):
 
 
 class ShippingRunResult(models.Model):
-    """What a shipping run did to one order: shipped (with the parcel), or refused and why."""
+    """What a shipping run did to one order: shipped (with the parcel), or refused and why.
+
+    ``message`` is why it was refused. For a parcel, what the other apps did
+    (the capture queued...) is read from their records when the report is
+    shown, in the reader's language (``OrderAdminExtension.shipment_messages``).
+    """
 
     run = models.ForeignKey(
         ShippingRun, on_delete=models.CASCADE, related_name="results", verbose_name=_("run")

@@ -274,8 +274,10 @@ def order_ship(
     the amount due, so the parcels add up to it exactly.
 
     Sends ``order_shipped`` inside the same transaction, so what receivers
-    record (the capture request) commits with the shipment or not at all;
-    what they return (a sentence for staff) is kept in ``shipment.notes``.
+    record (the capture request) commits with the shipment or not at all; a
+    receiver that refuses raises (``ShipmentBlocked``). What they did is read
+    back from their own records, for staff, through the order admin's
+    extensions (``OrderAdminExtension.shipment_messages``).
     Raises ``OrderAlreadyShipped`` when nothing is left to ship,
     ``InvalidOrderTransition`` for an order that is not confirmed, and
     ``OrderError`` for lines that are not the order's or exceed what is left;
@@ -347,9 +349,7 @@ def order_ship(
             ShipmentLine(shipment=shipment, order_line_id=line_id, quantity=quantity)
             for line_id, quantity in sorted(wanted.items())
         )
-        responses = order_shipped.send(sender=Order, order=order, shipment=shipment)
-    # What the receivers did, in words for staff ("capture queued", "already paid").
-    shipment.notes = tuple(str(response) for _receiver, response in responses if response)
+        order_shipped.send(sender=Order, order=order, shipment=shipment)
     return shipment
 
 

@@ -1,5 +1,9 @@
 """What payments adds to the order admin: the payment, its ledger, the money actions
-(list actions and buttons on the order page), and the payment side of the timeline."""
+(list actions and buttons on the order page), and the payment side of the timeline and
+of each parcel shipped (what its capture request says)."""
+
+from collections.abc import Sequence
+from typing import assert_never
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
@@ -11,14 +15,14 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from orders.admin import (
+from orders.admin import ReadOnlyInline
+from orders.admin_audit import TimelineEvent
+from orders.admin_extensions import (
     OrderAdminExtension,
-    ReadOnlyInline,
     allowed_if,
     register_order_admin_extension,
 )
-from orders.admin_audit import TimelineEvent
-from orders.models import Order, OrderStatus
+from orders.models import Order, OrderStatus, Shipment
 from payments import admin_views, dashboard
 from payments.admin_actions import approve_review_of, retry_captures_of
 from payments.ledger_texts import ledger_entry_text
@@ -28,10 +32,16 @@ from payments.models import (
     LedgerOperation,
     Payment,
     PaymentLedgerEntry,
+    PaymentMethod,
 )
 from payments.operations import ledger
 from payments.permissions import can_refund, can_resend_email, can_retry_capture, can_review
-from payments.selectors import order_balance
+from payments.selectors import (
+    ShipmentPayment,
+    ShipmentPaymentOutcome,
+    order_balance,
+    shipment_payments,
+)
 from shop.money import format_money
 
 
@@ -177,6 +187,22 @@ def resend_email(model_admin, request: HttpRequest, queryset: QuerySet[Order]):
     )
 
 
+def shipment_payment_text(said: ShipmentPayment) -> str:
+    """What payments did for a parcel, in a sentence for staff."""
+    match said.outcome:
+        case ShipmentPaymentOutcome.CAPTURE_QUEUED:
+            return _(
+                "The capture of %(amount)s is queued; the customer is e-mailed once it is debited."
+            ) % {"amount": format_money(said.amount, said.currency)}
+        case ShipmentPaymentOutcome.PAID_AT_ORDER:
+            return _(
+                "It was already paid with %(method)s at the order: nothing to capture; "
+                "the customer is told the parcel left."
+            ) % {"method": PaymentMethod(said.method).label}
+        case _:
+            assert_never(said.outcome)
+
+
 class PaymentsOrderAdmin(OrderAdminExtension):
     """What payments adds to the order admin: the payment, its ledger and the money actions."""
 
@@ -189,6 +215,13 @@ class PaymentsOrderAdmin(OrderAdminExtension):
 
     def get_queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
         return queryset.prefetch_related("payments")
+
+    def shipment_messages(self, shipments: Sequence[Shipment]) -> dict[int, str]:
+        """The payments side of each parcel, from the records, in the reader's words."""
+        return {
+            shipment_id: shipment_payment_text(said)
+            for shipment_id, said in shipment_payments(shipments=shipments).items()
+        }
 
     def change_view_context(self, model_admin, request: HttpRequest, object_id: str) -> dict:
         try:

@@ -10,15 +10,16 @@ from payments.services import payment_request_capture, payment_request_void
 
 def capture_payment_on_order_shipped(
     sender: type[Order], *, order: Order, shipment: Shipment, **kwargs: object
-) -> str:
+) -> None:
     """Record the capture a parcel calls for, in the shipment's own transaction.
 
     When the authorization cannot cover it the shipment is refused (and
     rolled back) with a message for staff: no parcel leaves without its
-    capture request. Returns what happened, for staff.
+    capture request. What it did is read back from the records for staff
+    (``PaymentsOrderAdmin.shipment_messages``); nothing is returned.
     """
     try:
-        return payment_request_capture(
+        payment_request_capture(
             order_id=order.pk,
             shipment_id=shipment.pk,
             amount=shipment.amount,

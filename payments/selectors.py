@@ -1,11 +1,14 @@
 """Reads of payments with what their pages need, in a fixed number of queries."""
 
+import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 
-from orders.models import Order
+from orders.models import Order, Shipment
+from payments.methods import METHODS, is_paid_at_order
 from payments.models import LedgerEvent, LedgerOperation, Payment, PaymentLedgerEntry
 
 
@@ -46,3 +49,72 @@ def order_balance(*, order: Order) -> OrderBalance:
         captured=sums["captured"],
         refunded=sums["refunded"],
     )
+
+
+class ShipmentPaymentOutcome(enum.StrEnum):
+    """What the payments side did when a parcel shipped (``payment_request_capture``)."""
+
+    # The parcel's capture was requested and queued: ``amount`` of ``currency``.
+    CAPTURE_QUEUED = "capture_queued"
+    # Paid at the order by a method that debits then (Alipay): nothing to capture;
+    # ``amount`` is what that payment took, ``method`` its code (``payments.methods``).
+    PAID_AT_ORDER = "paid_at_order"
+
+
+@dataclass(frozen=True)
+class ShipmentPayment:
+    """The payments side of one parcel, as its records say (a shipment refused by
+    payments was rolled back: it has none)."""
+
+    shipment_id: int
+    outcome: ShipmentPaymentOutcome
+    amount: int
+    currency: str
+    method: str = ""
+
+
+def shipment_payments(*, shipments: Sequence[Shipment]) -> dict[int, ShipmentPayment]:
+    """What payments did for each parcel, by shipment id: two queries, any number of parcels.
+
+    A parcel with a capture request on the ledger had its capture queued (the
+    first request: a retry asks the same amount again); otherwise, an order
+    paid at the order by a method that debits then had nothing to capture
+    (``payment_request_capture`` decides it in that order, so never both).
+    """
+    ids = [shipment.pk for shipment in shipments]
+    found: dict[int, ShipmentPayment] = {}
+    requests = PaymentLedgerEntry.objects.filter(
+        shipment_id__in=ids, operation=LedgerOperation.CAPTURE, event=LedgerEvent.REQUESTED
+    ).order_by("pk")
+    for entry in requests.only("shipment_id", "amount", "currency"):
+        found.setdefault(
+            entry.shipment_id,
+            ShipmentPayment(
+                shipment_id=entry.shipment_id,
+                outcome=ShipmentPaymentOutcome.CAPTURE_QUEUED,
+                amount=entry.amount,
+                currency=entry.currency,
+            ),
+        )
+    rest = [shipment for shipment in shipments if shipment.pk not in found]
+    if not rest:
+        return found
+    paid = Payment.objects.filter(
+        order_id__in={shipment.order_id for shipment in rest},
+        captured_amount__gt=0,
+        method__in=[method for method in METHODS if is_paid_at_order(method)],
+    ).order_by("pk")
+    paid_by_order = {}
+    for payment in paid:
+        paid_by_order.setdefault(payment.order_id, payment)
+    for shipment in rest:
+        payment = paid_by_order.get(shipment.order_id)
+        if payment is not None:
+            found[shipment.pk] = ShipmentPayment(
+                shipment_id=shipment.pk,
+                outcome=ShipmentPaymentOutcome.PAID_AT_ORDER,
+                amount=payment.captured_amount,
+                currency=payment.currency,
+                method=payment.method,
+            )
+    return found

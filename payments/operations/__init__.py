@@ -3,6 +3,8 @@
 - ``engine``: locks (one order: the order, then payments by primary key),
   the :class:`~payments.operations.engine.Operation` type, the registry and
   the one task that runs any registered operation;
+- ``payment_state``: what operations do to a payment under its lock (save,
+  move or settle its status, flag it, expire it, queue the customer's e-mail);
 - ``ledger``: writing the append-only ledger and reading what it says;
 - ``keys``: every idempotency key;
 - ``authorization``, ``capture``, ``void``, ``refund``, ``review``: one verb each;

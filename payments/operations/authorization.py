@@ -31,7 +31,7 @@ from payments.models import (
     Payment,
     PaymentStatus,
 )
-from payments.operations import engine, keys, ledger
+from payments.operations import engine, keys, ledger, payment_state
 from payments.operations.capture import payment_retry_failed_captures
 from payments.operations.events import provider_call
 from payments.providers import get_provider
@@ -364,7 +364,7 @@ def _authorization_failed(
             error_code=error.code,
             message=str(error),
         )
-        engine.move(payment, PaymentStatus.FAILED)
+        payment_state.move(payment, PaymentStatus.FAILED)
         payment.failure_code = error.code
         payment.failure_message = str(error)
         payment.save(update_fields=["status", "failure_code", "failure_message"])
@@ -407,7 +407,7 @@ def _authorization_succeeded(payment_id: int, result: AuthorizeResult) -> Paymen
             )
         else:
             status = PaymentStatus.IN_REVIEW if result.in_review else PaymentStatus.AUTHORIZED
-        engine.move(payment, status)
+        payment_state.move(payment, status)
         payment.provider_reference = result.provider_reference
         payment.authorized_amount = result.authorized_amount
         payment.captured_amount = result.captured_amount

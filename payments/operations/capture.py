@@ -21,20 +21,22 @@ from payments.models import (
     PaymentLedgerEntry,
     PaymentStatus,
 )
-from payments.operations import engine, keys, ledger
+from payments.operations import engine, keys, ledger, payment_state
 from payments.providers import get_provider
 from payments.providers.base import CaptureRequest, CaptureResult
 from shop.money import format_money
 
 
-def payment_request_capture(*, order_id: int, shipment_id: int, amount: int, currency: str) -> str:
+def payment_request_capture(*, order_id: int, shipment_id: int, amount: int, currency: str) -> None:
     """Record that a parcel must be charged and enqueue its capture.
 
     Called inside the shipment's transaction (by the ``order_shipped``
     receiver), with the order already locked: the request and its task
     commit with the shipment or not at all. Raises ``InvalidPaymentTransition``
     when the authorization cannot cover it, which rolls the shipment back.
-    Idempotent per shipment. Returns what happened, in a sentence for staff.
+    Idempotent per shipment. What it did is on the record, for staff
+    (``payments.selectors.shipment_payments``): the capture request on the
+    ledger, or, for an order paid at the order, the "parcel left" e-mail.
     """
     with transaction.atomic():
         paid = (
@@ -51,10 +53,7 @@ def payment_request_capture(*, order_id: int, shipment_id: int, amount: int, cur
                 order_id=order_id,
                 amount=amount,
             )
-            return _(
-                "It was already paid with %(method)s at the order: nothing to capture; "
-                "the customer is told the parcel left."
-            ) % {"method": paid.get_method_display()}
+            return
         payment = (
             engine.payment_qs_select_for_update()
             .filter(order_id=order_id, status__in=CAPTURABLE_STATUSES)
@@ -70,11 +69,8 @@ def payment_request_capture(*, order_id: int, shipment_id: int, amount: int, cur
                 )
             raise InvalidPaymentTransition(_("there is no authorized payment to capture"))
         key = keys.capture(shipment_id, payment.pk)
-        queued = _(
-            "The capture of %(amount)s is queued; the customer is e-mailed once it is debited."
-        ) % {"amount": format_money(amount, currency)}
         if payment.ledger.filter(idempotency_key=key).exists():
-            return queued  # this parcel's capture is already requested
+            return  # this parcel's capture is already requested
         available = payment.capturable_amount - ledger.pending_amount(
             payment, LedgerOperation.CAPTURE
         )
@@ -93,7 +89,6 @@ def payment_request_capture(*, order_id: int, shipment_id: int, amount: int, cur
             amount=amount,
             shipment_id=shipment_id,
         )
-    return queued
 
 
 @engine.register
@@ -153,10 +148,10 @@ class Capture(engine.Operation):
         payment.captured_amount += result.captured_amount
         fully = self.final or payment.captured_amount == payment.authorized_amount
         if payment.status != PaymentStatus.CAPTURED:
-            engine.settle_status(
+            payment_state.settle_status(
                 payment, PaymentStatus.CAPTURED if fully else PaymentStatus.PARTIALLY_CAPTURED
             )
-        engine.queue_email_after(
+        payment_state.queue_email_after(
             payment, CustomerEmail.Kind.CAPTURED, requested, result.captured_amount
         )
         return result.captured_amount
@@ -174,7 +169,7 @@ class Capture(engine.Operation):
             return
         if ledger.pending(payment, LedgerOperation.CAPTURE):
             return
-        engine.expire(payment)
+        payment_state.expire(payment)
 
 
 def payment_capture(

@@ -24,7 +24,7 @@ from payments.models import (
     PaymentStatus,
     ProviderEvent,
 )
-from payments.operations import engine, keys, ledger
+from payments.operations import engine, keys, ledger, payment_state
 from payments.operations.authorization import payment_sync_authorization
 from payments.operations.refund import apply_refund
 from payments.operations.review import payment_request_review_approval
@@ -145,7 +145,7 @@ def payment_sync_with_provider(
         done += _sync_cancellation(payment, state)
         done += _sync_refunds(payment, state)
         done += _sync_flags(payment, state)
-        engine.save(payment)
+        payment_state.save(payment)
     if state.review_closed_reason == "approved" and payment.status == PaymentStatus.IN_REVIEW:
         try:
             payment_request_review_approval(order_id=payment.order_id)
@@ -164,9 +164,9 @@ def _sync_cancellation(payment: Payment, state: PaymentState) -> list[str]:
         return []  # the shop's own operation is on its way: its answer tells
     if payment.ledger.filter(operation=LedgerOperation.VOID, event=LedgerEvent.SUCCEEDED).exists():
         return []
-    engine.expire(payment)
+    payment_state.expire(payment)
     if state.cancellation_reason != "expired":
-        engine.flag(
+        payment_state.flag(
             payment,
             "cancelled_at_provider",
             f"The payment was cancelled at the provider ({state.cancellation_reason or 'by hand'}),"
@@ -194,7 +194,7 @@ def _sync_refunds(payment: Payment, state: PaymentState) -> list[str]:
         amount = refund.amount
         if amount > payment.refundable_amount:
             # Never recorded in part: the ledger would then disagree with the provider.
-            engine.flag(
+            payment_state.flag(
                 payment,
                 "refund_mismatch",
                 f"Refund {refund.provider_reference} of "
@@ -257,7 +257,7 @@ def _finish_own_refund(payment: Payment, refund: ProviderRefund) -> list[str]:
 def _sync_flags(payment: Payment, state: PaymentState) -> list[str]:
     done = []
     if state.disputed and payment.failure_code != "disputed":
-        engine.flag(
+        payment_state.flag(
             payment,
             "disputed",
             "The customer disputed the payment with their bank: answer the dispute in the "
@@ -266,7 +266,7 @@ def _sync_flags(payment: Payment, state: PaymentState) -> list[str]:
         done.append("dispute flagged")
     closed = state.review_closed_reason
     if closed and closed != "approved" and payment.status == PaymentStatus.IN_REVIEW:
-        engine.flag(
+        payment_state.flag(
             payment,
             "review_closed",
             f"The provider's review was closed as {closed}: cancel the order or contact the "
@@ -274,7 +274,7 @@ def _sync_flags(payment: Payment, state: PaymentState) -> list[str]:
         )
         done.append(f"review closed as {closed}: flagged")
     if state.review_open and payment.status in CAPTURABLE_STATUSES:
-        engine.flag(
+        payment_state.flag(
             payment,
             "review_opened",
             "The provider opened a fraud review after the authorization: check the order "
@@ -285,7 +285,7 @@ def _sync_flags(payment: Payment, state: PaymentState) -> list[str]:
     if state.captured_amount > captured_by_shop and not ledger.pending(
         payment, LedgerOperation.CAPTURE
     ):
-        engine.flag(
+        payment_state.flag(
             payment,
             "captured_outside",
             f"The provider shows {format_money(state.captured_amount, payment.currency)} "

@@ -25,7 +25,7 @@ from payments.models import (
     PaymentLedgerEntry,
     PaymentStatus,
 )
-from payments.operations import engine, ledger
+from payments.operations import engine, ledger, payment_state
 from payments.operations.authorization import payment_authorize, payment_complete_authentication
 from payments.operations.card_sessions import payment_card_sessions_purge_expired
 
@@ -78,8 +78,8 @@ def payment_watch_authorizations(*, now: datetime | None = None) -> WatchReport:
                     payment, LedgerOperation.VOID
                 ):
                     continue  # an operation is on its way: its own answer will tell
-                engine.expire(payment)
-                engine.save(payment)
+                payment_state.expire(payment)
+                payment_state.save(payment)
                 expired.append(payment.pk)
 
     # Each step runs whatever happens to the others (an SMTP outage must not

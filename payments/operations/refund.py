@@ -18,7 +18,7 @@ from payments.models import (
     PaymentLedgerEntry,
     PaymentStatus,
 )
-from payments.operations import engine, keys, ledger
+from payments.operations import engine, keys, ledger, payment_state
 from payments.providers import get_provider
 from payments.providers.base import RefundRequest, RefundResult
 from shop.money import format_money
@@ -95,8 +95,8 @@ def apply_refund(payment: Payment, requested: PaymentLedgerEntry, amount: int) -
     # captured or expired one keeps the status that says what is left.
     if payment.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
         everything = payment.refunded_amount == payment.captured_amount
-        engine.settle_status(
+        payment_state.settle_status(
             payment,
             PaymentStatus.REFUNDED if everything else PaymentStatus.PARTIALLY_REFUNDED,
         )
-    engine.queue_email_after(payment, CustomerEmail.Kind.REFUNDED, requested, amount)
+    payment_state.queue_email_after(payment, CustomerEmail.Kind.REFUNDED, requested, amount)

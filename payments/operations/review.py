@@ -19,7 +19,7 @@ from payments.models import (
     PaymentLedgerEntry,
     PaymentStatus,
 )
-from payments.operations import engine, keys, ledger
+from payments.operations import engine, keys, ledger, payment_state
 from payments.operations.capture import payment_retry_failed_captures
 from payments.providers import get_provider
 from payments.providers.base import ApproveReviewRequest, ApproveReviewResult
@@ -81,11 +81,13 @@ class ApproveReview(engine.Operation):
     def apply(
         self, payment: Payment, requested: PaymentLedgerEntry, result: ApproveReviewResult
     ) -> int:
-        engine.settle_status(payment, PaymentStatus.AUTHORIZED)
+        payment_state.settle_status(payment, PaymentStatus.AUTHORIZED)
         order = Order.objects.get(pk=payment.order_id)
         if order.status == OrderStatus.IN_REVIEW:
             order_confirm(order_id=order.pk)
-            engine.queue_email_after(payment, CustomerEmail.Kind.REVIEW_APPROVED, requested, 0)
+            payment_state.queue_email_after(
+                payment, CustomerEmail.Kind.REVIEW_APPROVED, requested, 0
+            )
         elif order.status in SHIPPABLE_STATUSES:
             # A replacement authorization: captures the lapsed hold could not make move here.
             transaction.on_commit(lambda: payment_retry_failed_captures(order_id=order.pk))

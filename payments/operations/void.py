@@ -20,7 +20,7 @@ from payments.models import (
     PaymentLedgerEntry,
     PaymentStatus,
 )
-from payments.operations import engine, keys, ledger
+from payments.operations import engine, keys, ledger, payment_state
 from payments.providers import get_provider
 from payments.providers.base import VoidRequest, VoidResult
 
@@ -96,10 +96,10 @@ class Void(engine.Operation):
     def apply(self, payment: Payment, requested: PaymentLedgerEntry, result: VoidResult) -> int:
         if payment.status == PaymentStatus.FAILED:
             return result.released_amount  # the customer was told at checkout; it stays failed
-        engine.settle_status(
+        payment_state.settle_status(
             payment, PaymentStatus.CAPTURED if payment.captured_amount else PaymentStatus.VOIDED
         )
-        engine.queue_email_after(
+        payment_state.queue_email_after(
             payment, CustomerEmail.Kind.VOIDED, requested, result.released_amount
         )
         return result.released_amount
