@@ -182,7 +182,14 @@ def card_number_patterns() -> list[re.Pattern]:
 
 
 def code_pattern(code: str) -> re.Pattern:
-    return re.compile(rf"(?<![0-9A-Za-z]){code}(?![0-9A-Za-z.])")
+    # Not inside another number or word, and not a log line's milliseconds ("12:04:05,735").
+    return re.compile(rf"(?<![0-9A-Za-z])(?<!:[0-9][0-9][,.]){code}(?![0-9A-Za-z.])")
+
+
+def test_the_code_pattern_finds_a_logged_code_but_not_a_timestamp():
+    assert code_pattern(CODE).search(f"card cvc={CODE} sent")
+    assert code_pattern(CODE).search(f'{{"cvc": "{CODE}"}}')
+    assert not code_pattern(CODE).search(f"2026-12-02 01:40:07,{CODE} INFO [-] payments")
 
 
 def test_a_full_checkout_with_every_test_card_logs_no_secret(variant, settings, run_tasks):
