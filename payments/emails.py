@@ -68,9 +68,10 @@ def customer_email_queue(
 ) -> CustomerEmail:
     """Record the e-mail an event calls for and enqueue its sending, in the caller's transaction.
 
-    Idempotent per ``key``: the same event never queues a second e-mail.
+    Idempotent per ``key``: the same event never queues a second e-mail. No
+    savepoint of its own: an error here rolls back the caller's transaction.
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         order = Order.objects.only("email", "currency").get(pk=order_id)
         email, created = CustomerEmail.objects.get_or_create(
             key=key,
