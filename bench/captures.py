@@ -248,12 +248,6 @@ def main() -> None:
     seed_seconds = (
         None if args.reuse_seed else round(seed(args.server, args.prefix, args.orders), 1)
     )
-    results = [
-        scenario(args.server, args.prefix, args.orders, latency, workers, args.threads)
-        for latency, workers in scenarios
-    ]
-    _admin(args.server, f'DROP DATABASE IF EXISTS "{args.prefix}_run" WITH (FORCE)')
-
     header = [
         "latency ms",
         "workers",
@@ -269,8 +263,11 @@ def main() -> None:
         "once",
         "clean stop",
     ]
-    print(" | ".join(f"{h:>10}" for h in header))
-    for r in results:
+    print(" | ".join(f"{h:>10}" for h in header), flush=True)
+    results = []
+    for latency, workers in scenarios:
+        r = scenario(args.server, args.prefix, args.orders, latency, workers, args.threads)
+        results.append(r)
         row = [
             r["latency_ms"],
             r["workers"],
@@ -286,7 +283,8 @@ def main() -> None:
             "yes" if r["exactly_once"] and not r["tasks_left_running_after_stop"] else "NO",
             "yes" if r["clean_exits"] else "NO",
         ]
-        print(" | ".join(f"{v!s:>10}" for v in row))
+        print(" | ".join(f"{v!s:>10}" for v in row), flush=True)
+    _admin(args.server, f'DROP DATABASE IF EXISTS "{args.prefix}_run" WITH (FORCE)')
     cpu = [r["cpu_ms_per_capture"] for r in results if r["captures"]]
     if cpu:
         print(
