@@ -10,7 +10,8 @@ capture is queued, as staff marking it shipped does). Throughput is N over
 the time between the first capture task starting and the last one finishing
 (from the task rows, so process start-up is not counted). The seed's
 order-placed e-mails are marked sent (they left long before shipping day), so
-a run is the captures and the debit e-mails they queue; the workers are
+a run is the captures and the debit e-mails they queue (rendered and
+written as files to a temporary folder, removed at the end); the workers are
 stopped (SIGTERM) once every task is done. Then it checks that the sandbox
 captured each charge exactly once and that the ledger has one success per
 capture key.
@@ -32,9 +33,11 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,9 +70,14 @@ def _admin(server: str, sql: str) -> None:
         conn.execute(sql)
 
 
+# The debit e-mails are rendered and written as files, as in development, but
+# to a folder of their own, removed at the end (not var/mail).
+MAIL_DIR = Path(tempfile.gettempdir()) / f"bench-captures-mail-{os.getpid()}"
+
+
 def _env(server: str, db: str, **extra: object) -> dict[str, str]:
     env = dict(os.environ)
-    env.pop("EMAIL_URL", None)
+    env["EMAIL_URL"] = f"filemail://{MAIL_DIR}"
     env["DATABASE_URL"] = f"{server}/{db}"
     env["LOG_LEVEL"] = "WARNING"
     env.update({k: str(v) for k, v in extra.items()})
@@ -285,6 +293,7 @@ def main() -> None:
         ]
         print(" | ".join(f"{v!s:>10}" for v in row), flush=True)
     _admin(args.server, f'DROP DATABASE IF EXISTS "{args.prefix}_run" WITH (FORCE)')
+    shutil.rmtree(MAIL_DIR, ignore_errors=True)
     cpu = [r["cpu_ms_per_capture"] for r in results if r["captures"]]
     if cpu:
         print(
