@@ -8,9 +8,22 @@ A scenario ``LATENCY:WORKERS`` runs WORKERS ``manage.py worker`` processes
 seeded PostgreSQL database holding N confirmed orders, each shipped (so its
 capture is queued, as staff marking it shipped does). Throughput is N over
 the time between the first capture task starting and the last one finishing
-(from the task rows, so process start-up is not counted). Then it checks that
-the sandbox captured each charge exactly once and that the ledger has one
-success per capture key. Prints a table, then one ``BENCH_RESULT {json}`` line.
+(from the task rows, so process start-up is not counted). The seed's
+order-placed e-mails are marked sent (they left long before shipping day), so
+a run is the captures and the debit e-mails they queue (rendered and
+written as files to a temporary folder, removed at the end); the workers are
+stopped (SIGTERM) once every task is done. Then it checks that the sandbox
+captured each charge exactly once and that the ledger has one success per
+capture key.
+
+Per scenario it also reads, from ``/proc`` (PostgreSQL on this machine), the
+CPU the workers used after start-up and the CPU of their PostgreSQL
+backends, divided by the captures (each with its debit e-mail): CPU per
+capture does not depend on the machine's load, so a figure taken on a busy
+machine projects to a quiet one (two cores give at most 2 / CPU-per-capture
+captures a second). The load average (``/proc/loadavg``) at the start and
+end of each run is printed beside it. Prints a table, then one
+``BENCH_RESULT {json}`` line.
 
 Needs PostgreSQL (``--server``, default postgres://postgres@127.0.0.1:5432);
 creates and drops the databases ``<prefix>_seed`` and ``<prefix>_run``.
@@ -20,9 +33,11 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +46,23 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+CAPTURE_TASK = "payments.operations.engine.payment_operation_run_task"
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process (all its threads), or None once it has gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def load_average() -> float:
+    with open("/proc/loadavg") as loadavg:
+        return float(loadavg.read().split()[0])
 
 
 def _admin(server: str, sql: str) -> None:
@@ -38,9 +70,14 @@ def _admin(server: str, sql: str) -> None:
         conn.execute(sql)
 
 
+# The debit e-mails are rendered and written as files, as in development, but
+# to a folder of their own, removed at the end (not var/mail).
+MAIL_DIR = Path(tempfile.gettempdir()) / f"bench-captures-mail-{os.getpid()}"
+
+
 def _env(server: str, db: str, **extra: object) -> dict[str, str]:
     env = dict(os.environ)
-    env.pop("EMAIL_URL", None)
+    env["EMAIL_URL"] = f"filemail://{MAIL_DIR}"
     env["DATABASE_URL"] = f"{server}/{db}"
     env["LOG_LEVEL"] = "WARNING"
     env.update({k: str(v) for k, v in extra.items()})
@@ -77,6 +114,17 @@ def fill(orders: int) -> None:
     for _ in range(orders):
         order = place_order({variant.pk: 1})
         order_ship(order_id=order.pk, carrier="colissimo")
+    # The order-placed e-mails left long before shipping day: only captures remain queued.
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from payments.models import CustomerEmail
+
+    now = timezone.now()
+    CustomerEmail.objects.update(sent_at=now)
+    DBTaskResult.objects.exclude(task_path=CAPTURE_TASK).update(
+        status="SUCCESSFUL", started_at=now, finished_at=now
+    )
 
 
 COUNTS = """
@@ -87,8 +135,13 @@ SELECT
     WHERE operation = 'capture' AND event = 'succeeded'),
   (SELECT count(*) FROM sandbox_sandboxcapture),
   (SELECT count(DISTINCT charge_id) FROM sandbox_sandboxcapture),
-  (SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE status = 'RUNNING')
+  (SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE status = 'RUNNING'),
+  (SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE status = 'RUNNING'
+    OR (status = 'READY' AND (run_after <= now() OR run_after > now() + interval '100 years'))),
+  (SELECT count(*) FROM payments_customeremail WHERE kind = 'captured' AND sent_at IS NOT NULL),
+  (SELECT count(*) FROM worker_workerprocess WHERE stopped_at IS NULL)
 """
+BACKENDS = "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
 WINDOW = """
 SELECT min(started_at), max(finished_at) FROM django_tasks_database_dbtaskresult
 WHERE task_path = 'payments.operations.engine.payment_operation_run_task'
@@ -100,6 +153,7 @@ def scenario(server: str, prefix: str, orders: int, latency: int, workers: int, 
     _admin(server, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
     _admin(server, f'CREATE DATABASE "{db}" TEMPLATE "{prefix}_seed"')
     env = _env(server, db, SANDBOX_LATENCY_MS=latency, TASK_WORKER_THREADS=threads)
+    load_start = load_average()
     processes = [
         subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
             [PYTHON, "manage.py", "worker"],
@@ -111,33 +165,78 @@ def scenario(server: str, prefix: str, orders: int, latency: int, workers: int, 
         for _ in range(workers)
     ]
     deadline = time.monotonic() + max(600, orders * latency / 1000 * 2)
+    startup_cpu: dict[int, float] = {}
+    worker_cpu: dict[int, float] = {}
+    backend_cpu: dict[int, float] = {}
+
+    def sample(conn) -> None:
+        for process in processes:
+            if (cpu := cpu_seconds(process.pid)) is not None:
+                worker_cpu[process.pid] = cpu
+        for (pid,) in conn.execute(BACKENDS, (db,)).fetchall():
+            if (cpu := cpu_seconds(pid)) is not None:
+                backend_cpu[pid] = cpu
+
     try:
         with psycopg.connect(f"{server}/{db}", autocommit=True) as conn:
+            # Start-up (Python, Django, migrations check) is not the captures' cost.
+            while time.monotonic() < deadline and conn.execute(COUNTS).fetchone()[7] < workers:
+                time.sleep(0.02)
+            for process in processes:
+                startup_cpu[process.pid] = cpu_seconds(process.pid) or 0.0
+            backends_before = {pid for (pid,) in conn.execute(BACKENDS, (db,)).fetchall()}
+            backend_start = {pid: cpu_seconds(pid) or 0.0 for pid in backends_before}
             while time.monotonic() < deadline:
-                succeeded = conn.execute(COUNTS).fetchone()[0]
-                if succeeded >= orders:
+                sample(conn)
+                succeeded, *_rest, queued, _emails, _alive = conn.execute(COUNTS).fetchone()
+                if succeeded >= orders and queued == 0:
                     break
                 time.sleep(0.5)
-            time.sleep(1)  # let the last task rows be written
+            sample(conn)
+            load_end = load_average()
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)  # a clean stop: the tasks in hand finish
         exits = [process.wait(timeout=120) for process in processes]
     with psycopg.connect(f"{server}/{db}", autocommit=True) as conn:
         first, last = conn.execute(WINDOW).fetchone()
-        succeeded, keys, captures, charges, running = conn.execute(COUNTS).fetchone()
+        succeeded, keys, captures, charges, running, _queued, emails, _alive = conn.execute(
+            COUNTS
+        ).fetchone()
     seconds = (last - first).total_seconds() if first and last else None
+    cpu_workers = sum(worker_cpu.values()) - sum(startup_cpu.values())
+    cpu_postgres = sum(backend_cpu.values()) - sum(backend_start.values())
+    per = max(succeeded, 1)
     return {
         "latency_ms": latency,
         "workers": workers,
         "threads_per_worker": threads,
         "captures": succeeded,
+        "debit_emails_sent": emails,
         "seconds": round(seconds, 2) if seconds else None,
         "captures_per_s": round(succeeded / seconds, 1) if seconds else None,
+        "worker_cpu_s": round(cpu_workers, 2),
+        "postgres_cpu_s": round(cpu_postgres, 2),
+        "cpu_ms_per_capture": round((cpu_workers + cpu_postgres) * 1000 / per, 1),
+        "worker_cpu_ms_per_capture": round(cpu_workers * 1000 / per, 1),
+        "postgres_cpu_ms_per_capture": round(cpu_postgres * 1000 / per, 1),
+        "load_average_start": load_start,
+        "load_average_end": load_end,
         "exactly_once": succeeded == keys == captures == charges == orders,
         "tasks_left_running_after_stop": running,
         "clean_exits": exits == [0] * workers,
     }
+
+
+def git_revision() -> str:
+    done = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],  # noqa: S607 - git from PATH
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip()
 
 
 def main() -> None:
@@ -157,25 +256,51 @@ def main() -> None:
     seed_seconds = (
         None if args.reuse_seed else round(seed(args.server, args.prefix, args.orders), 1)
     )
-    results = [
-        scenario(args.server, args.prefix, args.orders, latency, workers, args.threads)
-        for latency, workers in scenarios
+    header = [
+        "latency ms",
+        "workers",
+        "threads",
+        "captures",
+        "e-mails",
+        "seconds",
+        "captures/s",
+        "CPU ms/cap",
+        "worker ms",
+        "PG ms",
+        "load",
+        "once",
+        "clean stop",
     ]
-    _admin(args.server, f'DROP DATABASE IF EXISTS "{args.prefix}_run" WITH (FORCE)')
-
-    header = ["latency ms", "workers", "threads", "captures", "seconds", "captures/s", "once"]
-    print(" | ".join(f"{h:>10}" for h in header))
-    for r in results:
+    print(" | ".join(f"{h:>10}" for h in header), flush=True)
+    results = []
+    for latency, workers in scenarios:
+        r = scenario(args.server, args.prefix, args.orders, latency, workers, args.threads)
+        results.append(r)
         row = [
             r["latency_ms"],
             r["workers"],
             r["threads_per_worker"],
             r["captures"],
+            r["debit_emails_sent"],
             r["seconds"],
             r["captures_per_s"],
+            r["cpu_ms_per_capture"],
+            r["worker_cpu_ms_per_capture"],
+            r["postgres_cpu_ms_per_capture"],
+            f"{r['load_average_start']}-{r['load_average_end']}",
             "yes" if r["exactly_once"] and not r["tasks_left_running_after_stop"] else "NO",
+            "yes" if r["clean_exits"] else "NO",
         ]
-        print(" | ".join(f"{v!s:>10}" for v in row))
+        print(" | ".join(f"{v!s:>10}" for v in row), flush=True)
+    _admin(args.server, f'DROP DATABASE IF EXISTS "{args.prefix}_run" WITH (FORCE)')
+    shutil.rmtree(MAIL_DIR, ignore_errors=True)
+    cpu = [r["cpu_ms_per_capture"] for r in results if r["captures"]]
+    if cpu:
+        print(
+            f"CPU per capture (worker + PostgreSQL, with its e-mail): {min(cpu)}-{max(cpu)} ms; "
+            f"two idle cores allow at most {round(2000 / max(cpu))}-{round(2000 / min(cpu))} "
+            "captures/s."
+        )
     print(
         "BENCH_RESULT "
         + json.dumps(
@@ -184,6 +309,7 @@ def main() -> None:
                 "date": datetime.now(UTC).isoformat(timespec="seconds"),
                 "machine": f"{platform.node()} {os.cpu_count()} cpu",
                 "orders": args.orders,
+                "git": git_revision(),
                 "seed_seconds": seed_seconds,
                 "results": results,
             }

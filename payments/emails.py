@@ -71,10 +71,11 @@ def customer_email_queue(
 
     Idempotent per ``key``: the same event never queues a second e-mail.
     ``order``: the order as the caller has it (its address and currency are not read again).
+    No savepoint of its own but the insert's: an error here rolls back the caller's transaction.
     """
     if order is None or order.pk != order_id:
         order = Order.objects.only("email", "currency").get(pk=order_id)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         try:
             # Inserted first (the key is unique): a repeated event finds the first e-mail.
             with transaction.atomic():

@@ -2,8 +2,13 @@
 
 One process runs a claim loop in its main thread and ``threads`` tasks at a
 time in a thread pool, so provider calls (network waits, with no lock held)
-overlap. Beside the loop, a heartbeat thread keeps the process known alive;
-every few seconds the loop also takes back the tasks of dead workers
+overlap. Each round trip claims as many ready tasks as there are free
+threads (``SELECT … FOR UPDATE SKIP LOCKED LIMIT n``, one ``UPDATE``), so
+workers never wait on each other's claims; the loop sleeps only when the
+queue is empty. Each pool thread keeps its database connection between
+tasks and checks it only after an error or every ``HEARTBEAT`` seconds.
+Beside the loop, a heartbeat thread keeps the process known alive; every few
+seconds the loop also takes back the tasks of dead workers
 (``worker.recovery``) and queues due periodic jobs (``worker.periodic``).
 
 SIGTERM or SIGINT stops claiming, lets the tasks in hand finish, and exits;
@@ -21,9 +26,11 @@ from types import FrameType
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.db import close_old_connections, connection
+from django.db.models import QuerySet
 from django.db.utils import OperationalError
-from django.tasks import TaskContext
+from django.tasks import TaskContext, TaskResultStatus
 from django.tasks.signals import task_finished, task_started
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
@@ -53,6 +60,8 @@ class Worker:
         self.stopping = threading.Event()
         self.tasks_run = 0
         self._count_lock = threading.Lock()
+        # When each pool thread last checked its connection (close_old_connections).
+        self._checked = threading.local()
 
     # Signals -------------------------------------------------------------
 
@@ -80,18 +89,20 @@ class Worker:
         last_maintenance = -maintenance_every
         with ThreadPoolExecutor(self.threads, thread_name_prefix="task") as pool:
             while not self.stopping.is_set():
-                close_old_connections()
                 if time.monotonic() - last_maintenance >= maintenance_every:
+                    close_old_connections()
                     self._maintenance()
                     last_maintenance = time.monotonic()
                 in_flight = {future for future in in_flight if not future.done()}
-                if len(in_flight) >= self.threads:
+                free = self.threads - len(in_flight)
+                if free <= 0:
                     wait(in_flight, timeout=self.interval, return_when=FIRST_COMPLETED)
                     continue
-                claimed = self._claim()
-                if claimed is not None:
-                    in_flight.add(pool.submit(self._run_task, claimed))
-                    continue
+                claimed = self.claim(free)
+                for db_result in claimed:
+                    in_flight.add(pool.submit(self.run_task, db_result))
+                if len(claimed) == free:
+                    continue  # the queue may hold more: claim again as soon as a thread is free
                 if self.batch and not in_flight:
                     break
                 if in_flight:
@@ -120,28 +131,46 @@ class Worker:
                 close_old_connections()
         connection.close()
 
-    def _claim(self) -> DBTaskResult | None:
-        tasks = DBTaskResult.objects.ready().filter(
+    def ready_tasks(self) -> QuerySet[DBTaskResult]:
+        return DBTaskResult.objects.ready().filter(
             backend_name=self.backend_name, queue_name__in=self.queue_names
         )
+
+    def claim(self, count: int, *, task_paths: list[str] | None = None) -> list[DBTaskResult]:
+        """Claim up to ``count`` ready tasks in one transaction (two statements).
+
+        Rows locked by another worker's claim are skipped, not waited for; on
+        SQLite the transaction is exclusive (one claim at a time). The order
+        is the queue's (priority, then ``run_after``, then enqueued first).
+        """
+        tasks = self.ready_tasks()
+        if task_paths is not None:
+            tasks = tasks.filter(task_path__in=task_paths)
         try:
             with exclusive_transaction(tasks.db):
-                claimed = tasks.get_locked()
-                if claimed is not None:
-                    claimed.claim(self.worker_id)
+                claimed = list(tasks.select_for_update(skip_locked=True)[:count])
+                if claimed:
+                    now = timezone.now()
+                    for db_result in claimed:
+                        db_result.status = TaskResultStatus.RUNNING
+                        db_result.started_at = now
+                        db_result.worker_ids = [*db_result.worker_ids, self.worker_id]
+                    DBTaskResult.objects.bulk_update(
+                        claimed, ["status", "started_at", "worker_ids"]
+                    )
         except OperationalError as error:
             if not is_locked_database_exception(error):
                 # The database is away (restart, failover): wait and try again
                 # rather than exit; the heartbeat stops meanwhile, as it should.
-                logger.warning("Claiming a task failed: %s", error)
+                logger.warning("Claiming tasks failed: %s", error)
                 close_old_connections()
                 self.stopping.wait(self.interval)
-            return None
+            return []
         return claimed
 
-    def _run_task(self, db_result: DBTaskResult) -> None:
+    def run_task(self, db_result: DBTaskResult) -> None:
         """Run one claimed task in a pool thread and record how it ended."""
-        close_old_connections()
+        failed = True
         try:
             task = db_result.task
             task_result = db_result.task_result
@@ -154,9 +183,11 @@ class Worker:
             else:
                 value = task.call(*task_result.args, **task_result.kwargs)
             db_result.set_successful(value)
+            failed = False
             task_finished.send(sender=backend_type, task_result=db_result.task_result)
         except BaseException as error:
-            db_result.set_failed(error)
+            if failed:
+                db_result.set_failed(error)
             try:
                 sender = type(db_result.task.get_backend())
                 task_finished.send(sender=sender, task_result=db_result.task_result)
@@ -165,4 +196,18 @@ class Worker:
         finally:
             with self._count_lock:
                 self.tasks_run += 1
+            self._check_connection(after_error=failed)
+
+    def _check_connection(self, *, after_error: bool) -> None:
+        """Keep this thread's connection between tasks; drop it when broken or too old.
+
+        ``close_old_connections`` costs a round trip on the next query (the
+        health check), so it runs after a failed task or a database error, and
+        otherwise every ``TASK_WORKER_HEARTBEAT_SECONDS`` (``CONN_MAX_AGE``).
+        """
+        now = time.monotonic()
+        last = getattr(self._checked, "at", None)
+        every = settings.TASK_WORKER_HEARTBEAT_SECONDS
+        if after_error or connection.errors_occurred or last is None or now - last >= every:
             close_old_connections()
+            self._checked.at = now

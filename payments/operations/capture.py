@@ -107,9 +107,7 @@ class Capture(engine.Operation):
     def check(self, payment: Payment, requested: PaymentLedgerEntry) -> engine.Refusal | None:
         # Decided by the parcel alone, so every attempt sends the same parameters.
         self.final = requested.shipment is not None and requested.shipment.is_final
-        if payment.ledger.filter(
-            idempotency_key=requested.idempotency_key, event=LedgerEvent.ATTEMPTED
-        ).exists():
+        if LedgerEvent.ATTEMPTED in self.entries:
             # Sent before, outcome unknown: only the provider knows, and it replays
             # its first answer for this key. Never refuse locally here.
             return None

@@ -122,6 +122,8 @@ class Operation:
         self.payment_id = payment_id
         self.key = idempotency_key
         self.attempt = attempt
+        # The key's ledger entries (latest of each event), read under the lock by ``run``.
+        self.entries: dict[str, PaymentLedgerEntry] = {}
 
     def check(self, payment: Payment, requested: PaymentLedgerEntry) -> Refusal | None:
         return None
@@ -140,7 +142,7 @@ class Operation:
         payment_id, key, attempt = self.payment_id, self.key, self.attempt
         with transaction.atomic():
             payment = lock_payment(payment_id)
-            entries = ledger.key_entries(payment, key)
+            entries = self.entries = ledger.key_entries(payment, key)
             if LedgerEvent.SUCCEEDED in entries:
                 return OperationOutcome.ALREADY_DONE
             requested = entries.get(LedgerEvent.REQUESTED)

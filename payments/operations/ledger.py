@@ -43,24 +43,27 @@ def record(
 
 
 def key_entries(payment: Payment, key: str) -> dict[str, PaymentLedgerEntry]:
-    """The latest entry of each event for a key."""
+    """The latest entry of each event for a key (with its parcel, in the same query)."""
     entries: dict[str, PaymentLedgerEntry] = {}
-    for entry in payment.ledger.filter(idempotency_key=key).order_by("pk"):
+    for entry in (
+        payment.ledger.filter(idempotency_key=key).select_related("shipment").order_by("pk")
+    ):
         entries[entry.event] = entry
     return entries
 
 
 def pending(payment: Payment, operation: str) -> list[PaymentLedgerEntry]:
-    """Requests of ``operation`` on this payment that have no final outcome yet."""
-    keys_done = set(
-        payment.ledger.filter(operation=operation, event__in=TERMINAL_EVENTS).values_list(
-            "idempotency_key", flat=True
+    """Requests of ``operation`` on this payment that have no final outcome yet (one query)."""
+    entries = list(
+        payment.ledger.filter(
+            operation=operation, event__in=[LedgerEvent.REQUESTED, *TERMINAL_EVENTS]
         )
     )
+    keys_done = {entry.idempotency_key for entry in entries if entry.event in TERMINAL_EVENTS}
     return [
         entry
-        for entry in payment.ledger.filter(operation=operation, event=LedgerEvent.REQUESTED)
-        if entry.idempotency_key not in keys_done
+        for entry in entries
+        if entry.event == LedgerEvent.REQUESTED and entry.idempotency_key not in keys_done
     ]
 
 

@@ -202,6 +202,31 @@ def test_the_worker_runs_queued_tasks_in_threads_and_stops_when_done():
     assert PeriodicTask.objects.get(name="payments-check").last_finished_at is not None
 
 
+def test_one_claim_takes_up_to_the_free_threads_in_queue_order_and_marks_them_running(
+    django_assert_num_queries,
+):
+    results = [payment_watch_authorizations_task.enqueue() for _ in range(5)]
+    later = payment_watch_authorizations_task.using(
+        run_after=timezone.now() + timedelta(hours=1)
+    ).enqueue()
+    runner = Worker(worker_id="w1", threads=3)
+    # One round trip for several tasks: the locked select and one update (the
+    # test's own transaction turns the claim's into a savepoint and its release).
+    with django_assert_num_queries(4):
+        first = runner.claim(3)
+    assert [str(r.pk) for r in first] == [r.id for r in results[:3]]
+    rows = DBTaskResult.objects.filter(pk__in=[r.pk for r in first])
+    assert {(row.status, tuple(row.worker_ids)) for row in rows} == {
+        (TaskResultStatus.RUNNING, ("w1",))
+    }
+    assert all(row.started_at is not None for row in rows)
+    # The next claim gets what is left and ready, never a claimed or a future task.
+    second = Worker(worker_id="w2", threads=8).claim(8)
+    assert [str(r.pk) for r in second] == [r.id for r in results[3:]]
+    assert later.id not in {str(r.pk) for r in first + second}
+    assert Worker(worker_id="w3", threads=8).claim(8) == []
+
+
 def test_staff_see_a_warning_in_the_admin_while_the_check_is_overdue(client, settings):
     cache.clear()
     staff = User.objects.create_user("watcher", password="x", is_staff=True, is_superuser=True)
