@@ -1,5 +1,7 @@
 """What the pages reuse instead of recomputing (issue 15), shown to stay correct.
 
+- The cart's lines are sorted in Python (product name, size position), not by
+  the model's default ordering in SQL.
 - Prices are formatted by Babel once per amount, currency and language.
 - ``{% fixed_fragment %}`` (the header's links, the footer, the language menu)
   renders once per language: each language still gets its own words, links
@@ -14,8 +16,9 @@ from django.template import Context, Template, TemplateSyntaxError
 from django.urls import reverse
 from django.utils import translation
 
+from shop.cart import Cart
 from shop.money import format_money
-from tests.factories import ProductVariantFactory
+from tests.factories import ProductFactory, ProductVariantFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -83,3 +86,21 @@ def test_a_fixed_fragment_is_rendered_once_per_language_and_refuses_arguments():
         assert template.render(Context({"value": "third"})) == "Cart third"
     with pytest.raises(TemplateSyntaxError):
         Template("{% load shop_tags %}{% fixed_fragment 'x' %}{% endfixed_fragment %}")
+
+
+def test_the_cart_lists_lines_by_product_name_then_size_whatever_the_order_added():
+    zebra = ProductFactory(name="Zèbre", position=0)
+    acacia = ProductFactory(name="Acacia", position=9)
+    large = ProductVariantFactory(product=acacia, size="L", position=2)
+    small = ProductVariantFactory(product=acacia, size="S", position=1)
+    only = ProductVariantFactory(product=zebra, size="M", position=0)
+    session = {}
+    cart = Cart(session)
+    for variant in (only, large, small):
+        cart.add(variant, 1)
+    lines = Cart(session).summary().lines
+    assert [(line.variant.product.name, line.variant.size) for line in lines] == [
+        ("Acacia", "S"),
+        ("Acacia", "L"),
+        ("Zèbre", "M"),
+    ]
