@@ -107,6 +107,10 @@ TEMPLATES = [
     },
 ]
 
+# Plain <input> widgets written in Python, not through two templates each
+# (shop/form_renderer.py); every other widget through Django's templates.
+FORM_RENDERER = "shop.form_renderer.ShopFormRenderer"
+
 DATABASES = {"default": env.db_url("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -2,10 +2,11 @@
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext as _
 
 from worker.health import periodic_overdue
@@ -20,11 +21,20 @@ class PeriodicOverdueWarningMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        # The admin's address per URL prefix and URLconf: reversed once, not per request.
+        self.admin_paths: dict[tuple, str] = {}
+
+    def _admin_path(self) -> str:
+        key = (get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+        path = self.admin_paths.get(key)
+        if path is None:
+            path = self.admin_paths[key] = reverse("admin:index")
+        return path
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if (
             request.method == "GET"
-            and request.path.startswith(reverse("admin:index"))
+            and request.path.startswith(self._admin_path())
             and getattr(request, "user", None) is not None
             and request.user.is_active
             and request.user.is_staff
