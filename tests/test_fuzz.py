@@ -439,6 +439,9 @@ def fuzz_every_route(client, world, *, staff: bool) -> list[str]:
 
     for route in routes():
         if staff:  # logged in again for each route (a fuzzed form may have logged them out)
+            # A valid fuzzed submission may have deleted or changed the staff account
+            # (the admin's user pages): save() writes it back as it was, or inserts it again.
+            world["staff"].save()
             client.force_login(world["staff"])
             saved = dict(client.session.items())
         else:
