@@ -1,6 +1,6 @@
 """Edges of the money verbs the mutation run found untested (README, "Mutation testing").
 
-Each test names the behaviour; the mutants it kills are listed in the README.
+Each test names the behaviour it pins; the README says which survivors they answered.
 """
 
 from datetime import timedelta
@@ -17,6 +17,7 @@ from payments.models import (
     Payment,
     PaymentStatus,
 )
+from payments.operations import keys
 from payments.providers.sandbox.models import SandboxCapture, SandboxCharge
 from payments.providers.sandbox.provider import SandboxProvider
 from payments.providers.stripe.provider import StripeProvider
@@ -107,8 +108,6 @@ def test_a_lapsed_hold_is_not_expired_while_another_parcels_capture_is_open(orde
     ],
 )
 def test_only_an_authorization_key_names_a_payment(key, payment_id):
-    from payments.operations import keys
-
     assert keys.payment_id_of_authorization(key) == payment_id
 
 
