@@ -37,6 +37,31 @@ FAILURE_TEXTS = {
     "processing": gettext_lazy("The payment service is still processing."),
     "idempotency_race": gettext_lazy("The same operation was being processed already."),
     "stripe_configuration": gettext_lazy("Stripe is not configured correctly."),
+    # Refusals and findings of the shop itself, not of the payment service.
+    "not_capturable": gettext_lazy("The payment can no longer be captured."),
+    "captures_pending": gettext_lazy("Waiting for the earlier parcels' captures."),
+    "not_voidable": gettext_lazy("Nothing left to release: the hold is already gone."),
+    "not_in_review": gettext_lazy("The payment is no longer held by a fraud review."),
+    "order_cancelled": gettext_lazy("The order was cancelled meanwhile."),
+    "payment_replaced": gettext_lazy("The shopper chose another payment."),
+    "cancelled_at_provider": gettext_lazy("The payment was cancelled at the payment service."),
+    "refund_mismatch": gettext_lazy(
+        "The payment service's refunds differ from the shop's: check the ledger."
+    ),
+    "captured_outside": gettext_lazy(
+        "Money was captured at the payment service outside the shop: check the ledger."
+    ),
+    "disputed": gettext_lazy(
+        "The customer disputed the payment with their bank: answer the dispute in the "
+        "payment service's dashboard before its deadline."
+    ),
+    "review_opened": gettext_lazy(
+        "The payment service opened a fraud review after the authorization: check the "
+        "order before shipping."
+    ),
+    "unexpected_status": gettext_lazy(
+        "The payment service moved money while the payment's status had changed: check the ledger."
+    ),
 }
 NOTE_TEXTS = {
     "3-D Secure authentication asked of the shopper": gettext_lazy(

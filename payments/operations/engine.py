@@ -211,7 +211,12 @@ class Operation:
             payment = lock_payment(payment_id, with_order=self.lock_order)
             if LedgerEvent.SUCCEEDED in ledger.key_entries(payment, key):
                 return OperationOutcome.ALREADY_DONE
+            flag_before = (payment.needs_attention, payment.failure_code)
             moved = self.apply(payment, requested, result)
+            # A flag ``apply`` raised (e.g. the status changed meanwhile) stays for staff.
+            flagged_now = payment.needs_attention and (
+                (payment.needs_attention, payment.failure_code) != flag_before
+            )
             ledger.record(
                 payment,
                 operation=self.operation,
@@ -221,7 +226,7 @@ class Operation:
                 shipment_id=requested.shipment_id,
                 provider_reference=result.provider_reference,
             )
-            if payment.failure_code and not ledger.has_open_failures(payment):
+            if payment.failure_code and not flagged_now and not ledger.has_open_failures(payment):
                 payment.needs_attention = False
                 payment.failure_code = ""
                 payment.failure_message = ""

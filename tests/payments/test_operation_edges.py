@@ -3,13 +3,17 @@
 Each test names the behaviour it pins; the README says which survivors they answered.
 """
 
+import re
 from datetime import timedelta
+from pathlib import Path
 from unittest import mock
 
 import pytest
 from django.utils import timezone
 
 from orders.services import order_cancel, order_ship
+from payments.exceptions import ProviderUnavailable
+from payments.ledger_texts import FAILURE_TEXTS
 from payments.models import (
     CustomerEmail,
     LedgerEvent,
@@ -161,3 +165,39 @@ def test_a_void_that_finds_the_hold_gone_when_it_runs_is_refused_before_the_prov
     failure = payment.ledger.get(operation=LedgerOperation.VOID, event=LedgerEvent.FAILED)
     assert failure.error_code == "not_voidable"
     assert not CustomerEmail.objects.filter(kind=CustomerEmail.Kind.VOIDED).exists()
+
+
+def test_money_moved_after_the_status_changed_meanwhile_stays_flagged_for_staff(order):
+    """A capture went through at the provider but its answer was lost; before the retry
+    the payment was marked voided. The retry learns the money moved: it is recorded, and
+    the payment stays shown to staff (the same success does not clear the flag)."""
+    shipment = order_ship(order_id=order.pk, carrier="colissimo")
+    payment = payment_of(order)
+    real_capture = SandboxProvider.capture
+
+    def captured_then_lost(provider, request):
+        real_capture(provider, request)
+        raise ProviderUnavailable("The answer was lost.")
+
+    with mock.patch.object(SandboxProvider, "capture", captured_then_lost):
+        outcome = payment_capture(payment_id=payment.pk, idempotency_key=capture_key(shipment))
+    assert outcome == OperationOutcome.RETRY_SCHEDULED
+    Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.VOIDED)
+
+    outcome = payment_capture(
+        payment_id=payment.pk, idempotency_key=capture_key(shipment), attempt=2
+    )
+
+    assert outcome == OperationOutcome.SUCCEEDED
+    payment.refresh_from_db()
+    assert payment.captured_amount == order.total_amount
+    assert payment.status == PaymentStatus.VOIDED
+    assert (payment.needs_attention, payment.failure_code) == (True, "unexpected_status")
+
+
+def test_every_refusal_the_shop_makes_itself_has_words_for_staff():
+    """Codes the operations write on a payment are explained, not shown as a bare code."""
+    sources = "".join(p.read_text() for p in Path("payments/operations").glob("*.py"))
+    written = set(re.findall(r'(?:Refusal|flag)\(\s*(?:payment,\s*)?"([a-z_]+)"', sources))
+    assert {"not_voidable", "captures_pending", "unexpected_status"} <= written
+    assert written - set(FAILURE_TEXTS) == set()
