@@ -22,19 +22,9 @@ from payments.services import (
     payment_watch_authorizations,
 )
 from tests.factories import ProductVariantFactory
-from tests.helpers import capture_key, card_token, place_order, send_placed_emails
+from tests.helpers import capture_key, card_token
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def order():
-    """Dress 2 × 100 €, scarf 1 × 50 €, standard shipping 6,90 €: 256,90 €."""
-    dress = ProductVariantFactory(product__price_amount=10000, stock=5)
-    scarf = ProductVariantFactory(product__price_amount=5000, stock=5)
-    order = place_order({dress.pk: 2, scarf.pk: 1})
-    send_placed_emails()
-    return order
 
 
 def lines(order):
