@@ -68,7 +68,7 @@ def test_the_shop_forms_render_the_same_bound_or_not(data):
     variant = ProductVariantFactory(stock=0)
     ProductVariantFactory(product=variant.product, stock=3)
     factories = [
-        lambda r: AddToCartForm(data, product=variant.product, renderer=r),
+        lambda r: AddToCartForm(data, variants=list(variant.product.variants.all()), renderer=r),
         lambda r: CartQuantityForm(data, renderer=r),
         lambda r: CustomerDetailsForm(data, renderer=r),
         lambda r: FindOrderForm(data, renderer=r),
