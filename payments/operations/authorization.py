@@ -75,18 +75,30 @@ def payment_create_for_order(
             amount = 0
         if amount <= 0:
             raise InvalidPaymentTransition(_("this order needs no payment"))
-        return Payment.objects.create(
-            order=order,
-            provider=settings.PAYMENTS_PROVIDER,
-            method=method,
-            payment_token=payment_token,
-            currency=order.currency,
-            amount=amount,
-            card_brand=card.brand,
-            card_last4=card.last4,
-            card_exp_month=card.exp_month,
-            card_exp_year=card.exp_year,
-        )
+        return _new_payment(order, amount, method, payment_token, card)
+
+
+def _new_payment(
+    order: Order,
+    amount: int,
+    method: str,
+    payment_token: str,
+    card: CardDetails,
+    return_url: str = "",
+) -> Payment:
+    return Payment.objects.create(
+        order=order,
+        provider=settings.PAYMENTS_PROVIDER,
+        method=method,
+        payment_token=payment_token,
+        currency=order.currency,
+        amount=amount,
+        card_brand=card.brand,
+        card_last4=card.last4,
+        card_exp_month=card.exp_month,
+        card_exp_year=card.exp_year,
+        return_url=return_url,
+    )
 
 
 @dataclass(frozen=True)
@@ -119,37 +131,10 @@ def payment_authorize_attempt_for_new_order(
     if order.status != OrderStatus.PENDING_PAYMENT or order.total_amount <= 0:
         raise InvalidPaymentTransition(_("this order needs no payment"))
     with transaction.atomic():
-        payment = Payment.objects.create(
-            order=order,
-            provider=settings.PAYMENTS_PROVIDER,
-            method=method,
-            payment_token=payment_token,
-            currency=order.currency,
-            amount=order.total_amount,
-            card_brand=card.brand,
-            card_last4=card.last4,
-            card_exp_month=card.exp_month,
-            card_exp_year=card.exp_year,
-            return_url=return_url,
+        payment = _new_payment(
+            order, order.total_amount, method, payment_token, card, return_url=return_url
         )
-        key = keys.authorize(payment.pk)
-        ledger.record(
-            payment,
-            operation=LedgerOperation.AUTHORIZE,
-            event=LedgerEvent.ATTEMPTED,
-            amount=payment.amount,
-            idempotency_key=key,
-        )
-    request = AuthorizeRequest(
-        amount=payment.amount,
-        currency=payment.currency,
-        payment_token=payment.payment_token,
-        order_reference=order.number,
-        idempotency_key=key,
-        method=payment.method,
-        return_url=payment.return_url,
-    )
-    return AuthorizationAttempt(payment=payment, request=request)
+        return _attempted(payment, order.number)
 
 
 def payment_authorize(*, payment_id: int, return_url: str = "") -> Payment:
@@ -182,7 +167,6 @@ def payment_authorize_attempt(*, payment_id: int, return_url: str = "") -> Autho
     The caller then commits, and only then calls ``payment_authorize_send``,
     with no lock held and outside any transaction.
     """
-    key = keys.authorize(payment_id)
     with transaction.atomic():
         payment = engine.lock_payment(payment_id)
         if payment.status != PaymentStatus.PENDING or payment.action_url:
@@ -190,14 +174,19 @@ def payment_authorize_attempt(*, payment_id: int, return_url: str = "") -> Autho
         if return_url and not payment.return_url:
             payment.return_url = return_url
             payment.save(update_fields=["return_url"])
-        ledger.record(
-            payment,
-            operation=LedgerOperation.AUTHORIZE,
-            event=LedgerEvent.ATTEMPTED,
-            amount=payment.amount,
-            idempotency_key=key,
-        )
-        order_number = payment.order.number
+        return _attempted(payment, payment.order.number)
+
+
+def _attempted(payment: Payment, order_number: str) -> AuthorizationAttempt:
+    """Write the ``attempted`` entry (in the caller's transaction) and the request to send."""
+    key = keys.authorize(payment.pk)
+    ledger.record(
+        payment,
+        operation=LedgerOperation.AUTHORIZE,
+        event=LedgerEvent.ATTEMPTED,
+        amount=payment.amount,
+        idempotency_key=key,
+    )
     # Every retry sends the same parameters (a provider refuses a key reused otherwise).
     request = AuthorizeRequest(
         amount=payment.amount,
