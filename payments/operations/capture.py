@@ -198,13 +198,10 @@ def payment_retry_failed_captures(*, order_id: int) -> int:
                 ).last()
                 if failure.error_code in engine.UNKNOWN_OUTCOMES:
                     # The provider may have done it: ask again with the same key.
-                    ledger.record(
+                    ledger.record_next(
                         payment,
-                        operation=LedgerOperation.CAPTURE,
-                        event=LedgerEvent.RETRY_SCHEDULED,
-                        amount=requested.amount,
-                        idempotency_key=requested.idempotency_key,
-                        shipment_id=requested.shipment_id,
+                        requested,
+                        LedgerEvent.RETRY_SCHEDULED,
                         message="retry asked by staff: same key, the outcome was unknown",
                     )
                     engine.enqueue(LedgerOperation.CAPTURE, payment.pk, requested.idempotency_key)

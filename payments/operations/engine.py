@@ -166,14 +166,8 @@ class Operation:
                 )
                 save(payment)
                 return OperationOutcome.FAILED
-            ledger.record(
-                payment,
-                operation=self.operation,
-                event=LedgerEvent.ATTEMPTED,
-                amount=requested.amount,
-                idempotency_key=key,
-                shipment_id=requested.shipment_id,
-                message=f"attempt {attempt}",
+            ledger.record_next(
+                payment, requested, LedgerEvent.ATTEMPTED, message=f"attempt {attempt}"
             )
 
         try:
@@ -295,13 +289,10 @@ def schedule_retry(
     growing) or because it must wait for others (``deferred``: no attempt used)."""
     delay = retry_delay(1 if deferred else attempt)
     next_attempt = attempt if deferred else attempt + 1
-    ledger.record(
+    ledger.record_next(
         payment,
-        operation=requested.operation,
-        event=LedgerEvent.RETRY_SCHEDULED,
-        amount=requested.amount,
-        idempotency_key=requested.idempotency_key,
-        shipment_id=requested.shipment_id,
+        requested,
+        LedgerEvent.RETRY_SCHEDULED,
         error_code=code,
         message=f"attempt {attempt}: {message}; next in {int(delay.total_seconds())} s",
     )

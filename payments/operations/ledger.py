@@ -42,6 +42,27 @@ def record(
     )
 
 
+def record_next(
+    payment: Payment,
+    requested: PaymentLedgerEntry,
+    event: str,
+    *,
+    error_code: str = "",
+    message: str = "",
+) -> PaymentLedgerEntry:
+    """Append the next entry of a request's key: same operation, amount, key and parcel."""
+    return record(
+        payment,
+        operation=requested.operation,
+        event=event,
+        amount=requested.amount,
+        idempotency_key=requested.idempotency_key,
+        shipment_id=requested.shipment_id,
+        error_code=error_code,
+        message=message,
+    )
+
+
 def key_entries(payment: Payment, key: str) -> dict[str, PaymentLedgerEntry]:
     """The latest entry of each event for a key (with its parcel, in the same query)."""
     entries: dict[str, PaymentLedgerEntry] = {}

@@ -85,16 +85,7 @@ def ledger_failure(
     *,
     flagged: bool = True,
 ) -> None:
-    ledger.record(
-        payment,
-        operation=requested.operation,
-        event=LedgerEvent.FAILED,
-        amount=requested.amount,
-        idempotency_key=requested.idempotency_key,
-        shipment_id=requested.shipment_id,
-        error_code=code,
-        message=message,
-    )
+    ledger.record_next(payment, requested, LedgerEvent.FAILED, error_code=code, message=message)
     if flagged:
         flag(payment, code, message)
 

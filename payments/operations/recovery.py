@@ -189,13 +189,10 @@ def _requeue_stale_operations(now: datetime) -> list[str]:
         )
         if latest.created_at <= stale_before:
             with transaction.atomic():
-                ledger.record(
+                ledger.record_next(
                     Payment.objects.get(pk=requested.payment_id),
-                    operation=requested.operation,
-                    event=LedgerEvent.RETRY_SCHEDULED,
-                    amount=requested.amount,
-                    idempotency_key=requested.idempotency_key,
-                    shipment_id=requested.shipment_id,
+                    requested,
+                    LedgerEvent.RETRY_SCHEDULED,
                     message="no news from the worker: enqueued again",
                 )
                 engine.enqueue(requested.operation, requested.payment_id, requested.idempotency_key)
