@@ -194,6 +194,15 @@ def shipment_payment_text(said: ShipmentPayment) -> str:
             return _(
                 "The capture of %(amount)s is queued; the customer is e-mailed once it is debited."
             ) % {"amount": format_money(said.amount, said.currency)}
+        case ShipmentPaymentOutcome.CAPTURED:
+            return _("%(amount)s captured; the customer is e-mailed that it is debited.") % {
+                "amount": format_money(said.amount, said.currency)
+            }
+        case ShipmentPaymentOutcome.CAPTURE_FAILED:
+            return _("The capture of %(amount)s failed: %(reason)s") % {
+                "amount": format_money(said.amount, said.currency),
+                "reason": ledger_entry_text(error_code=said.error_code, message=said.message),
+            }
         case ShipmentPaymentOutcome.PAID_AT_ORDER:
             return _(
                 "It was already paid with %(method)s at the order: nothing to capture; "

@@ -54,8 +54,12 @@ def order_balance(*, order: Order) -> OrderBalance:
 class ShipmentPaymentOutcome(enum.StrEnum):
     """What the payments side did when a parcel shipped (``payment_request_capture``)."""
 
-    # The parcel's capture was requested and queued: ``amount`` of ``currency``.
+    # The parcel's capture was requested and is queued or under way: ``amount`` of ``currency``.
     CAPTURE_QUEUED = "capture_queued"
+    # The provider took ``amount`` of ``currency`` for the parcel.
+    CAPTURED = "captured"
+    # The capture failed for good; ``error_code`` says why (``payments.ledger_texts``).
+    CAPTURE_FAILED = "capture_failed"
     # Paid at the order by a method that debits then (Alipay): nothing to capture;
     # ``amount`` is what that payment took, ``method`` its code (``payments.methods``).
     PAID_AT_ORDER = "paid_at_order"
@@ -71,30 +75,46 @@ class ShipmentPayment:
     amount: int
     currency: str
     method: str = ""
+    # A failed capture's entry, as the ledger keeps it (``ledger_texts`` words it).
+    error_code: str = ""
+    message: str = ""
+
+
+# Where a parcel's capture stands, by its newest entry: any other (attempted, a
+# retry scheduled by the engine or by staff, a new request) means under way.
+_CAPTURE_ENDED = {
+    LedgerEvent.SUCCEEDED: ShipmentPaymentOutcome.CAPTURED,
+    LedgerEvent.FAILED: ShipmentPaymentOutcome.CAPTURE_FAILED,
+}
 
 
 def shipment_payments(*, shipments: Sequence[Shipment]) -> dict[int, ShipmentPayment]:
     """What payments did for each parcel, by shipment id: two queries, any number of parcels.
 
-    A parcel with a capture request on the ledger had its capture queued (the
-    first request: a retry asks the same amount again); otherwise, an order
-    paid at the order by a method that debits then had nothing to capture
+    A parcel with capture entries on the ledger had its capture queued; the
+    newest entry says where it stands now: a success, a failure, or anything
+    else (attempted, a retry scheduled, staff's retry after a failure) still
+    under way. Otherwise, an order paid
+    at the order by a method that debits then had nothing to capture
     (``payment_request_capture`` decides it in that order, so never both).
     """
     ids = [shipment.pk for shipment in shipments]
     found: dict[int, ShipmentPayment] = {}
-    requests = PaymentLedgerEntry.objects.filter(
-        shipment_id__in=ids, operation=LedgerOperation.CAPTURE, event=LedgerEvent.REQUESTED
+    entries = PaymentLedgerEntry.objects.filter(
+        shipment_id__in=ids, operation=LedgerOperation.CAPTURE
     ).order_by("pk")
-    for entry in requests.only("shipment_id", "amount", "currency"):
-        found.setdefault(
-            entry.shipment_id,
-            ShipmentPayment(
-                shipment_id=entry.shipment_id,
-                outcome=ShipmentPaymentOutcome.CAPTURE_QUEUED,
-                amount=entry.amount,
-                currency=entry.currency,
-            ),
+    for entry in entries.only(
+        "shipment_id", "event", "amount", "currency", "error_code", "message"
+    ):
+        outcome = _CAPTURE_ENDED.get(entry.event, ShipmentPaymentOutcome.CAPTURE_QUEUED)
+        failed = outcome is ShipmentPaymentOutcome.CAPTURE_FAILED
+        found[entry.shipment_id] = ShipmentPayment(
+            shipment_id=entry.shipment_id,
+            outcome=outcome,
+            amount=entry.amount,
+            currency=entry.currency,
+            error_code=entry.error_code if failed else "",
+            message=entry.message if failed else "",
         )
     rest = [shipment for shipment in shipments if shipment.pk not in found]
     if not rest:

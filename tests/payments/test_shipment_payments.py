@@ -11,6 +11,7 @@ from orders.services import order_ship
 from payments.admin_order import shipment_payment_text
 from payments.models import Payment, PaymentMethod, PaymentStatus
 from payments.selectors import ShipmentPayment, ShipmentPaymentOutcome, shipment_payments
+from payments.services import payment_retry_failed_captures
 from shop.money import format_money
 from tests.factories import ProductVariantFactory
 from tests.helpers import place_order
@@ -130,17 +131,50 @@ def test_the_shipping_run_report_says_per_order_what_payments_did(
     client, staff, run_tasks, english
 ):
     card = place_order({ProductVariantFactory(product__price_amount=5000).pk: 1})
+    declined = place_order(
+        {ProductVariantFactory(product__price_amount=6000).pk: 1}, number="4000000000000341"
+    )
     pay_with(client, "alipay")
-    alipay = Order.objects.exclude(pk=card.pk).get()
-    run = shipping_run_start(order_ids=[card.pk, alipay.pk], started_by=staff)
+    alipay = Order.objects.exclude(pk__in=[card.pk, declined.pk]).get()
+    run = shipping_run_start(order_ids=[card.pk, declined.pk, alipay.pk], started_by=staff)
     shipping_run_confirm(run_id=run.pk, carrier="colissimo")
-    run_tasks()
+    run_tasks()  # the run's chunk, then the captures it queued
     client.force_login(staff)
 
     page = client.get(reverse("admin:orders_shippingrun", args=[run.pk]))
 
     details = {line.result.order_id: line.details for line in page.context["report_lines"]}
     card_amount = format_money(Shipment.objects.get(order=card).amount, "EUR", "en")
-    assert details[card.pk].startswith(f"The capture of {card_amount} is queued")
+    declined_amount = format_money(Shipment.objects.get(order=declined).amount, "EUR", "en")
+    assert details[card.pk].startswith(f"{card_amount} captured")
+    assert details[declined.pk] == (
+        f"The capture of {declined_amount} failed: The bank declined the capture."
+    )
     assert details[alipay.pk].startswith("It was already paid with Alipay at the order")
     assert card_amount in page.content.decode()
+
+
+def test_a_parcel_reads_back_queued_then_captured_then_failed_and_retried(run_tasks):
+    captured = place_order({ProductVariantFactory().pk: 1})
+    declined = place_order({ProductVariantFactory().pk: 1}, number="4000000000000341")
+    first = order_ship(order_id=captured.pk, carrier="colissimo")
+    second = order_ship(order_id=declined.pk, carrier="colissimo")
+    outcomes = ShipmentPaymentOutcome
+    queued = shipment_payments(shipments=[first, second])
+    assert [queued[first.pk].outcome, queued[second.pk].outcome] == [outcomes.CAPTURE_QUEUED] * 2
+
+    run_tasks()
+    done = shipment_payments(shipments=[first, second])
+    assert done[first.pk] == ShipmentPayment(
+        shipment_id=first.pk,
+        outcome=outcomes.CAPTURED,
+        amount=first.amount,
+        currency=captured.currency,
+    )
+    assert done[second.pk].outcome == outcomes.CAPTURE_FAILED
+    assert done[second.pk].error_code == "capture_declined"
+
+    assert payment_retry_failed_captures(order_id=declined.pk) == 1  # staff's retry
+    retried = shipment_payments(shipments=[second])
+    assert retried[second.pk].outcome == outcomes.CAPTURE_QUEUED
+    assert retried[second.pk].error_code == ""
