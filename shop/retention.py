@@ -1,4 +1,5 @@
-"""Retention: what declined checkouts leave behind goes after ``DECLINED_ORDER_RETENTION_DAYS``.
+"""Retention: what declined checkouts leave behind goes after ``DECLINED_ORDER_RETENTION_DAYS``,
+finished background task results after ``TASK_RESULT_RETENTION_DAYS`` (``worker.retention``).
 
 The card-testing limits (``shop.checkout.limits``) bound how fast declined
 attempts come; this bounds how long their rows stay, so the tables do not
@@ -31,6 +32,7 @@ from payments.services import (
     payment_purge_declined_orders,
 )
 from shop.checkout.limits import limits_purge_blocked
+from worker.retention import worker_prune_finished_results
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,9 @@ class RetentionReport:
     declined: PurgeCounts
     expired_card_sessions: int
     blocked_attempts: int
+    # Background task results finished before ``task_cutoff`` (``worker.retention``).
+    finished_tasks: int
+    task_cutoff: datetime
     dry_run: bool
 
     def as_dict(self) -> dict[str, int]:
@@ -50,12 +55,16 @@ class RetentionReport:
             **asdict(self.declined),
             "expired_card_sessions": self.expired_card_sessions,
             "blocked_attempts": self.blocked_attempts,
+            "finished_tasks": self.finished_tasks,
         }
 
     def __str__(self) -> str:
         counts = ", ".join(f"{name} {count}" for name, count in self.as_dict().items())
         verb = "would purge" if self.dry_run else "purged"
-        return f"before {self.cutoff:%Y-%m-%d %H:%M} UTC, {verb}: {counts}"
+        return (
+            f"before {self.cutoff:%Y-%m-%d %H:%M} UTC (finished tasks before "
+            f"{self.task_cutoff:%Y-%m-%d %H:%M} UTC), {verb}: {counts}"
+        )
 
 
 def retention_purge_declined(
@@ -67,19 +76,23 @@ def retention_purge_declined(
 ) -> RetentionReport:
     """Purge declined checkouts and blocked-attempt records older than ``days``.
 
-    ``days`` defaults to ``DECLINED_ORDER_RETENTION_DAYS``; ``dry_run`` counts
-    and changes nothing. Idempotent, in batches (``batch_size`` orders per
+    ``days`` defaults to ``DECLINED_ORDER_RETENTION_DAYS``; finished task
+    results go after ``TASK_RESULT_RETENTION_DAYS``. ``dry_run`` counts and
+    changes nothing. Idempotent, in batches (``batch_size`` orders per
     transaction), safe beside running checkouts (see
     ``payments.operations.retention``).
     """
     now = now or timezone.now()
     cutoff = now - timedelta(days=days or settings.DECLINED_ORDER_RETENTION_DAYS)
+    task_cutoff = now - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS)
     batch = {"batch_size": batch_size} if batch_size else {}
     report = RetentionReport(
         cutoff=cutoff,
         declined=payment_purge_declined_orders(cutoff=cutoff, dry_run=dry_run, **batch),
         expired_card_sessions=payment_card_sessions_purge_expired(now=now, dry_run=dry_run),
         blocked_attempts=limits_purge_blocked(cutoff=cutoff, dry_run=dry_run),
+        finished_tasks=worker_prune_finished_results(cutoff=task_cutoff, dry_run=dry_run),
+        task_cutoff=task_cutoff,
         dry_run=dry_run,
     )
     logger.info("Retention: %s", report)

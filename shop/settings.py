@@ -433,20 +433,24 @@ PAYMENTS_STALE_OPERATION_MINUTES = env.int("PAYMENTS_STALE_OPERATION_MINUTES", d
 PAYMENTS_PENDING_HOLD_MINUTES = env.int("PAYMENTS_PENDING_HOLD_MINUTES", default=15)
 # The payments check runs this often wherever a worker runs (worker.periodic).
 PAYMENTS_CHECK_INTERVAL_SECONDS = env.int("PAYMENTS_CHECK_INTERVAL_SECONDS", default=60)
+
+
+def _days(name: str, default: int) -> int:
+    """A number of days from the environment: a whole number from 1 to 3650, or refused."""
+    value = env.str(name, default=str(default)).strip()
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 3650):
+        raise ImproperlyConfigured(
+            f"{name} must be a whole number of days from 1 to 3650, not {value!r}."
+        )
+    return int(value)
+
+
 # Declined checkouts (an order whose authorization was declined or abandoned, with no
-# money ever held) and blocked-attempt records are purged after this many days
-# (shop/retention.py, the periodic job "retention-daily", manage.py purge_declined).
-DECLINED_ORDER_RETENTION_DAYS = env.str("DECLINED_ORDER_RETENTION_DAYS", default="30").strip()
-if not (
-    DECLINED_ORDER_RETENTION_DAYS.isascii()
-    and DECLINED_ORDER_RETENTION_DAYS.isdigit()
-    and 1 <= int(DECLINED_ORDER_RETENTION_DAYS) <= 3650
-):
-    raise ImproperlyConfigured(
-        "DECLINED_ORDER_RETENTION_DAYS must be a whole number of days from 1 to 3650, "
-        f"not {DECLINED_ORDER_RETENTION_DAYS!r}."
-    )
-DECLINED_ORDER_RETENTION_DAYS = int(DECLINED_ORDER_RETENTION_DAYS)
+# money ever held) and blocked-attempt records are purged after this many days, and
+# finished background task results after TASK_RESULT_RETENTION_DAYS (shop/retention.py,
+# worker/retention.py, the periodic job "retention-daily", manage.py purge_declined).
+DECLINED_ORDER_RETENTION_DAYS = _days("DECLINED_ORDER_RETENTION_DAYS", 30)
+TASK_RESULT_RETENTION_DAYS = _days("TASK_RESULT_RETENTION_DAYS", 30)
 TASK_PERIODIC = {
     "payments-check": {
         "call": "payments.operations.recovery.payment_watch_run",
@@ -457,7 +461,8 @@ TASK_PERIODIC = {
         "call": "payments.operations.reconciliation.reconciliation_daily_run",
         "every": 24 * 60 * 60,
     },
-    # Declined checkouts older than DECLINED_ORDER_RETENTION_DAYS are purged.
+    # Declined checkouts older than DECLINED_ORDER_RETENTION_DAYS are purged, and
+    # finished task results older than TASK_RESULT_RETENTION_DAYS.
     "retention-daily": {
         "call": "shop.retention.retention_purge_run",
         "every": 24 * 60 * 60,

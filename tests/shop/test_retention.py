@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.tasks import TaskResultStatus
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from orders.models import Order, OrderLine, OrderStatus
 from orders.services import order_cancel, order_ship
@@ -301,11 +303,42 @@ def test_the_daily_job_is_scheduled_and_runs_through_the_worker(variant, run_tas
     assert "retention-daily" in periodic_dispatch(timezone.now() + timedelta(hours=25))
 
 
+def test_finished_task_results_go_after_their_window_and_live_tasks_stay(run_tasks, settings):
+    settings.TASK_RESULT_RETENTION_DAYS = 10
+    periodic_dispatch()
+    run_tasks()  # the periodic jobs ran: finished rows
+    DBTaskResult.objects.filter(pk=DBTaskResult.objects.first().pk).update(
+        status=TaskResultStatus.FAILED
+    )
+    finished = set(DBTaskResult.objects.finished().values_list("pk", flat=True))
+    assert len(finished) == len(settings.TASK_PERIODIC)
+    periodic_dispatch(timezone.now() + timedelta(days=2))  # due again: queued, not run
+    live = set(DBTaskResult.objects.exclude(pk__in=finished).values_list("pk", flat=True))
+    assert live
+    running = next(iter(live))
+    DBTaskResult.objects.filter(pk=running).update(status=TaskResultStatus.RUNNING)
+    # Everything is old now, live rows included: only finished rows may go.
+    DBTaskResult.objects.update(finished_at=timezone.now() - timedelta(days=11))
+    DBTaskResult.objects.filter(pk=running).update(finished_at=None)
+
+    young = retention_purge_declined(now=timezone.now() - timedelta(days=2))
+    dry = retention_purge_declined(dry_run=True)
+    assert (young.finished_tasks, dry.finished_tasks) == (0, len(finished))
+    assert DBTaskResult.objects.count() == len(finished) + len(live)
+
+    report = retention_purge_declined()
+
+    assert report.finished_tasks == len(finished)
+    assert set(DBTaskResult.objects.values_list("pk", flat=True)) == live
+    assert f"finished_tasks {len(finished)}" in str(report)
+
+
+@pytest.mark.parametrize("name", ["DECLINED_ORDER_RETENTION_DAYS", "TASK_RESULT_RETENTION_DAYS"])
 @pytest.mark.parametrize("value", ["0", "abc", "4000"])
-def test_a_bad_retention_setting_is_refused_at_startup(value):
-    result = manage("check", DECLINED_ORDER_RETENTION_DAYS=value)
+def test_a_bad_retention_setting_is_refused_at_startup(name, value):
+    result = manage("check", **{name: value})
     assert result.returncode != 0
-    assert "DECLINED_ORDER_RETENTION_DAYS must be a whole number of days" in result.stderr
+    assert f"{name} must be a whole number of days" in result.stderr
 
 
 def test_the_privacy_page_says_how_long_declined_orders_are_kept(client, settings):

@@ -20,7 +20,8 @@ class Command(BaseCommand):
     help = (
         "Delete declined checkouts that never held money (the order, its lines, payment, "
         "ledger entries, card session and e-mails) placed more than --days ago, expired card "
-        "sessions, and blocked payment attempt records last seen more than --days ago. "
+        "sessions, blocked payment attempt records last seen more than --days ago, and "
+        "background task results finished more than TASK_RESULT_RETENTION_DAYS ago. "
         "Every worker already runs this once a day."
     )
 
@@ -49,6 +50,9 @@ class Command(BaseCommand):
             dry_run=dry_run,
         )
         verb = "Would purge" if dry_run else "Purged"
-        self.stdout.write(f"{verb} what is older than {report.cutoff:%Y-%m-%d %H:%M} UTC:")
+        self.stdout.write(
+            f"{verb} what is older than {report.cutoff:%Y-%m-%d %H:%M} UTC (finished task "
+            f"results: {report.task_cutoff:%Y-%m-%d %H:%M} UTC):"
+        )
         for name, count in report.as_dict().items():
             self.stdout.write(f"  {name.replace('_', ' ')}: {count}")
