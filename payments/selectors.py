@@ -94,9 +94,9 @@ def shipment_payments(*, shipments: Sequence[Shipment]) -> dict[int, ShipmentPay
     A parcel with capture entries on the ledger had its capture queued; the
     newest entry says where it stands now: a success, a failure, or anything
     else (attempted, a retry scheduled, staff's retry after a failure) still
-    under way. Otherwise, an order paid
-    at the order by a method that debits then had nothing to capture
-    (``payment_request_capture`` decides it in that order, so never both).
+    under way. Otherwise, an order paid at the order by a method that debits
+    then had nothing to capture (``payment_request_capture`` decides it in
+    that order, so never both).
     """
     ids = [shipment.pk for shipment in shipments]
     found: dict[int, ShipmentPayment] = {}
