@@ -187,6 +187,8 @@ def test_the_next_action_page_is_accessible_and_says_what_is_happening(
     page.get_by_role("button", name=re.compile("Place order")).click()
 
     expect(page.get_by_role("heading", name="Confirm the payment")).to_be_visible()
+    # Stripe.js is deferred: the heading shows before the page has called it.
+    page.wait_for_function("() => window.stripeSeen && 'publishableKey' in window.stripeSeen")
     assert page.evaluate("window.stripeSeen.integrationErrors") == []
     assert_accessible(page, "Stripe next-action page")
     expect(page.get_by_role("link", name="Back to the shop")).to_be_visible()

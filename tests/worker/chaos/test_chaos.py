@@ -21,7 +21,7 @@ from payments.providers.sandbox.models import SandboxCapture
 from tests.factories import ProductVariantFactory
 from tests.helpers import place_order
 from tests.worker.chaos.processes import CountingSMTP, start, worker_env
-from worker.models import PeriodicTask
+from worker.models import PeriodicTask, WorkerProcess
 
 ORDERS = 100
 EMAILS = 2 * ORDERS  # one when the order is placed, one when it is debited
@@ -35,7 +35,19 @@ FAST_RECOVERY = {
 
 
 def _stop(process: subprocess.Popen) -> int:
-    """SIGTERM: the worker finishes the tasks in hand and exits 0."""
+    """SIGTERM: the worker finishes the tasks in hand and exits 0.
+
+    Sent once the worker is up: it sets its signal handlers before it registers,
+    and one restarted a moment ago may still be loading Django (where SIGTERM
+    simply ends the process, which has claimed nothing yet).
+    """
+    _wait_until(
+        lambda: (
+            process.poll() is not None
+            or WorkerProcess.objects.filter(pid=process.pid, stopped_at__isnull=True).exists()
+        ),
+        60,
+    )
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     return process.wait(timeout=60)
